@@ -1,0 +1,67 @@
+# redis-provisioning: the two commands an operator or maintainer needs.
+#   make demo   provision a throwaway local Debian 13 host and print how to use it
+#   make test   lint + unit tests + every Molecule scenario (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+IMAGES      := redis-provisioning/debian12-systemd redis-provisioning/debian13-systemd
+SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help bootstrap venv collections images lint unit molecule test demo demo-clean clean
+
+help:
+	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
+	@echo "make demo-clean  remove the demo container and its files"
+	@echo "make test        lint, unit tests and every Molecule scenario ($(SCENARIOS))"
+	@echo "make lint | unit | molecule [SCENARIOS=default]   one part of the tests"
+
+bootstrap:
+	tools/bootstrap.sh
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+collections: venv
+	$(PY) tools/install-collections.py
+
+images: bootstrap
+	tools/build-test-image.sh bookworm redis-provisioning/debian12-systemd
+	tools/build-test-image.sh trixie redis-provisioning/debian13-systemd
+
+lint: venv collections
+	yamllint --strict .
+	ansible-lint --offline --profile production
+	ruff check .
+	ruff format --check .
+	mypy
+	ansible-doc -M roles/redis/library redis_auth_ping >/dev/null
+
+unit: venv bootstrap
+	pytest
+
+molecule: venv collections images
+	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
+
+test: lint unit molecule
+
+demo: venv collections bootstrap
+	tools/build-test-image.sh trixie redis-provisioning/debian13-systemd
+	tools/demo.sh up
+
+demo-clean:
+	tools/demo.sh down
+
+clean: demo-clean
+	rm -rf $(VENV) collections .cache

@@ -1,0 +1,237 @@
+#!/usr/bin/python
+# Copyright: redis-provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module: authenticated PING that also proves anonymous access is refused."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: redis_auth_ping
+short_description: Prove that Redis answers an authenticated PING and refuses anonymous clients
+description:
+  - Connects to a Redis server with the given credentials and sends C(PING).
+  - Then opens a second connection without credentials and checks that Redis refuses it with
+    C(NOAUTH), which proves that authentication is enforced.
+  - Reads C(INFO) to report the server version, replication role, AOF state and memory limits.
+  - Read-only, so it runs unchanged in check mode and never reports a change.
+  - Failures are worded after the HSI Redis guide's troubleshooting section
+    (C(NOAUTH), C(WRONGPASS), connection refused). The password is never echoed.
+version_added: "1.0.0"
+author:
+  - redis-provisioning contributors
+requirements:
+  - redis-py (Debian C(python3-redis)) on the host that runs the module
+options:
+  host:
+    description: Host name or IP address of the Redis server. Ignored when O(unix_socket) is set.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: TCP port of the Redis server.
+    type: int
+    default: 6379
+  unix_socket:
+    description: Path of the Redis unix socket; when set, it is used instead of O(host) and O(port).
+    type: path
+  username:
+    description:
+      - ACL user to authenticate as. Without it, Redis authenticates the C(default) user.
+    type: str
+  password:
+    description:
+      - Password to authenticate with. Leave it out to test a server that runs without
+        authentication (the guide's development-only mode) with O(expect_auth_required=false).
+    type: str
+  connect_timeout:
+    description: Seconds to wait for a connection and for each reply.
+    type: float
+    default: 5.0
+  retries:
+    description:
+      - How many more times to try while the server refuses connections, times out or is still
+        loading its dataset, for example just after a restart. Authentication errors are never retried.
+    type: int
+    default: 3
+  delay:
+    description: Seconds between two tries.
+    type: float
+    default: 1.0
+  expect_auth_required:
+    description:
+      - Fail unless an unauthenticated connection is refused with C(NOAUTH).
+      - Set to V(false) only for a development server that deliberately runs without a password.
+    type: bool
+    default: true
+notes:
+  - Supports check mode; the module never changes anything.
+seealso:
+  - name: Redis ACL documentation
+    description: How Redis authenticates users and what C(NOAUTH) and C(WRONGPASS) mean.
+    link: https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/
+"""
+
+EXAMPLES = r"""
+- name: Verify Redis on the local host with the vault-held password
+  redis_auth_ping:
+    host: 127.0.0.1
+    port: 6379
+    password: "{{ redis_password }}"
+    retries: 10
+  register: redis_check
+
+- name: Verify a development server that runs without a password
+  redis_auth_ping:
+    unix_socket: /run/redis/redis-server.sock
+    expect_auth_required: false
+"""
+
+RETURN = r"""
+pong:
+  description: Whether the authenticated C(PING) was answered with C(PONG).
+  returned: success
+  type: bool
+  sample: true
+redis_version:
+  description: Server version from C(INFO server).
+  returned: success
+  type: str
+  sample: 7.0.15
+auth_required:
+  description: Whether a connection without credentials was refused with C(NOAUTH).
+  returned: success
+  type: bool
+  sample: true
+aof_enabled:
+  description: Whether append-only-file persistence is on, from C(INFO persistence).
+  returned: success
+  type: bool
+  sample: true
+maxmemory:
+  description: Memory limit in bytes from C(INFO memory); V(0) means no limit.
+  returned: success
+  type: int
+  sample: 209715200
+maxmemory_policy:
+  description: Eviction policy from C(INFO memory).
+  returned: success
+  type: str
+  sample: noeviction
+role:
+  description: Replication role from C(INFO replication).
+  returned: success
+  type: str
+  sample: master
+latency_ms:
+  description: Round-trip time of the authenticated C(PING) in milliseconds.
+  returned: success
+  type: float
+  sample: 0.21
+failure:
+  description:
+    - On failure, which troubleshooting case applies.
+    - One of V(noauth), V(wrongpass), V(no_password_configured), V(connection_refused),
+      V(timeout), V(loading), V(auth_not_enforced), V(error).
+  returned: failure
+  type: str
+  sample: wrongpass
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.redis_connection import (
+    HAS_REDIS,
+    REDIS_IMPORT_ERROR,
+    RedisCheckError,
+    connection_argument_spec,
+    describe,
+    endpoint,
+    is_noauth,
+    make_client,
+    with_retries,
+)
+
+try:
+    from redis import exceptions as redis_exceptions
+except ImportError:  # pragma: no cover - reported through HAS_REDIS
+    pass
+
+
+def timed_ping(client: Any) -> float:
+    started = time.perf_counter()
+    if not client.ping():
+        raise RedisCheckError("error", "Redis did not answer PING with PONG")
+    return (time.perf_counter() - started) * 1000.0
+
+
+def anonymous_access_refused(params: dict[str, Any]) -> bool:
+    """True when a connection without credentials is refused with NOAUTH."""
+    client = make_client(params, authenticate=False)
+    try:
+        client.ping()
+    except (redis_exceptions.AuthenticationError, redis_exceptions.ResponseError) as exc:
+        if is_noauth(exc):
+            return True
+        raise describe(exc, params) from exc
+    finally:
+        client.close()
+    return False
+
+
+def check(params: dict[str, Any]) -> dict[str, Any]:
+    client = make_client(params)
+    try:
+        latency_ms = with_retries(lambda: timed_ping(client), params["retries"], params["delay"], params)
+        info = with_retries(client.info, 0, 0.0, params)
+    finally:
+        client.close()
+
+    credentials_given = bool(params.get("password")) or bool(params.get("username"))
+    # Without credentials the authenticated PING above already was an anonymous one, and it passed.
+    auth_required = anonymous_access_refused(params) if credentials_given else False
+    return {
+        "pong": True,
+        "redis_version": str(info.get("redis_version", "")),
+        "auth_required": auth_required,
+        "aof_enabled": bool(int(info.get("aof_enabled", 0))),
+        "maxmemory": int(info.get("maxmemory", 0)),
+        "maxmemory_policy": str(info.get("maxmemory_policy", "")),
+        "role": str(info.get("role", "")),
+        "latency_ms": round(latency_ms, 3),
+    }
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        retries={"type": "int", "default": 3},
+        delay={"type": "float", "default": 1.0},
+        expect_auth_required={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_REDIS:
+        module.fail_json(msg=missing_required_lib("redis (Debian: python3-redis)"), exception=REDIS_IMPORT_ERROR)
+
+    params = module.params
+    try:
+        result = check(params)
+    except RedisCheckError as exc:
+        module.fail_json(msg=str(exc), failure=exc.kind)
+
+    if params["expect_auth_required"] and not result["auth_required"]:
+        module.fail_json(
+            msg=(
+                f"Redis at {endpoint(params)} accepted a connection without a password: authentication is "
+                "not enforced. Configure a password (redis_password), or set expect_auth_required=false "
+                "for a development server."
+            ),
+            failure="auth_not_enforced",
+            **result,
+        )
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+# Copyright: redis-provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options, client construction and error wording shared by this role's modules."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, Callable, TypeVar
+
+try:
+    import redis
+    from redis import exceptions as redis_exceptions
+
+    HAS_REDIS = True
+    REDIS_IMPORT_ERROR: str | None = None
+except ImportError:  # pragma: no cover - exercised only on hosts without redis-py
+    HAS_REDIS = False
+    REDIS_IMPORT_ERROR = traceback.format_exc()
+
+T = TypeVar("T")
+
+
+def connection_argument_spec() -> dict[str, dict[str, Any]]:
+    """Options every module of this role accepts to reach a Redis server."""
+    return {
+        "host": {"type": "str", "default": "127.0.0.1"},
+        "port": {"type": "int", "default": 6379},
+        "unix_socket": {"type": "path"},
+        "username": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "connect_timeout": {"type": "float", "default": 5.0},
+    }
+
+
+def endpoint(params: dict[str, Any]) -> str:
+    """Where the module connects, for messages (never includes credentials)."""
+    if params.get("unix_socket"):
+        return f"unix socket {params['unix_socket']}"
+    return f"{params['host']}:{params['port']}"
+
+
+def make_client(params: dict[str, Any], authenticate: bool = True) -> Any:
+    """A redis-py client from the module options; without credentials when authenticate is false."""
+    kwargs: dict[str, Any] = {
+        "socket_connect_timeout": params["connect_timeout"],
+        "socket_timeout": params["connect_timeout"],
+        "decode_responses": True,
+    }
+    if authenticate:
+        if params.get("username"):
+            kwargs["username"] = params["username"]
+        if params.get("password") is not None and params["password"] != "":
+            kwargs["password"] = params["password"]
+    if params.get("unix_socket"):
+        return redis.Redis(unix_socket_path=params["unix_socket"], **kwargs)
+    return redis.Redis(host=params["host"], port=params["port"], **kwargs)
+
+
+class RedisCheckError(Exception):
+    """A failure described for an operator; `kind` names the troubleshooting case."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def is_noauth(exc: BaseException) -> bool:
+    return "NOAUTH" in str(exc) or "Authentication required" in str(exc)
+
+
+def is_wrongpass(exc: BaseException) -> bool:
+    text = str(exc)
+    return "WRONGPASS" in text or "invalid username-password pair" in text or "invalid password" in text
+
+
+def describe(exc: BaseException, params: dict[str, Any]) -> RedisCheckError:
+    """Map a redis-py exception to the HSI guide's troubleshooting wording."""
+    where = endpoint(params)
+    if is_noauth(exc):
+        return RedisCheckError(
+            "noauth",
+            f"NOAUTH Authentication required: Redis at {where} wants a password and none was given. "
+            "Set the password option (REDIS_PASSWORD for the HSI backend).",
+        )
+    if is_wrongpass(exc):
+        return RedisCheckError(
+            "wrongpass",
+            f"WRONGPASS invalid username-password pair: Redis at {where} rejected the password. "
+            "The password given does not match the one Redis was configured with.",
+        )
+    if "without any password configured" in str(exc):
+        return RedisCheckError(
+            "no_password_configured",
+            f"Redis at {where} has no password configured but a password was given: authentication is not enabled.",
+        )
+    if isinstance(exc, redis_exceptions.TimeoutError):
+        return RedisCheckError(
+            "timeout",
+            f"Timed out after {params['connect_timeout']}s connecting to Redis at {where}: "
+            "a firewall may drop the traffic or the host is overloaded.",
+        )
+    if isinstance(exc, redis_exceptions.BusyLoadingError):
+        return RedisCheckError("loading", f"Redis at {where} is still loading its dataset into memory.")
+    if isinstance(exc, redis_exceptions.ConnectionError):
+        return RedisCheckError(
+            "connection_refused",
+            f"Connection refused: Redis is not running or not listening on {where} ({exc}).",
+        )
+    return RedisCheckError("error", f"Redis at {where} answered with an error: {exc}")
+
+
+def with_retries(action: Callable[[], T], retries: int, delay: float, params: dict[str, Any]) -> T:
+    """Run action, retrying while the server is unreachable or loading (a starting server).
+
+    Authentication failures are final: retrying them only adds noise to the server's log.
+    """
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except redis_exceptions.AuthenticationError as exc:
+            raise describe(exc, params) from exc
+        except (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, redis_exceptions.BusyLoadingError) as exc:
+            if attempt >= retries:
+                raise describe(exc, params) from exc
+        except redis_exceptions.ResponseError as exc:
+            raise describe(exc, params) from exc
+        attempt += 1
+        time.sleep(delay)
