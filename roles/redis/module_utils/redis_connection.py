@@ -66,7 +66,13 @@ class RedisCheckError(Exception):
 
 
 def is_noauth(exc: BaseException) -> bool:
-    return "NOAUTH" in str(exc) or "Authentication required" in str(exc)
+    text = str(exc)
+    # redis-py 8 opens with HELLO 3; Redis then answers this instead of NOAUTH.
+    return (
+        "NOAUTH" in text
+        or "Authentication required" in text
+        or "HELLO must be called with the client already authenticated" in text
+    )
 
 
 def is_wrongpass(exc: BaseException) -> bool:
