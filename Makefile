@@ -11,7 +11,6 @@ BIN         := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-IMAGES      := redis-provisioning/debian12-systemd redis-provisioning/debian13-systemd
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 .PHONY: help bootstrap venv collections images lint unit molecule test demo demo-clean clean
@@ -37,12 +36,13 @@ collections: venv
 	$(PY) tools/install-collections.py
 
 images: bootstrap
-	tools/build-test-image.sh bookworm redis-provisioning/debian12-systemd
-	tools/build-test-image.sh trixie redis-provisioning/debian13-systemd
+	tools/build-test-image.sh bookworm redis-provisioning/debian12-systemd & first=$$!; \
+	tools/build-test-image.sh trixie redis-provisioning/debian13-systemd; \
+	wait $$first
 
 lint: venv collections
 	yamllint --strict .
-	ansible-lint --offline --profile production
+	ANSIBLE_VAULT_PASSWORD_FILE=molecule/inventory/test-vault-password ansible-lint --offline --profile production
 	ruff check .
 	ruff format --check .
 	mypy

@@ -138,7 +138,7 @@ def run_module(tmp_path: Path) -> RunModule:
         vars_file.chmod(0o600)
         module_args = dict(args)
         for key in secrets:
-            module_args[key] = "{{ test_secrets['%s'] }}" % key
+            module_args[key] = f"{{{{ test_secrets['{key}'] }}}}"
         env = dict(
             os.environ,
             PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",

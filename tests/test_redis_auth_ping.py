@@ -149,7 +149,13 @@ def test_documentation_matches_argument_spec() -> None:
     project = Path(__file__).resolve().parent.parent
     env = dict(os.environ, ANSIBLE_CONFIG=str(project / "ansible.cfg"))
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-doc"), "-M", str(project / "roles/redis/library"), "-j", "redis_auth_ping"],
+        [
+            str(Path(sys.executable).parent / "ansible-doc"),
+            "-M",
+            str(project / "roles/redis/library"),
+            "-j",
+            "redis_auth_ping",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -167,7 +173,16 @@ def test_documentation_matches_argument_spec() -> None:
     assert documented == spec_keys
     for key in ("retries", "delay", "expect_auth_required"):
         assert f"{key}=" in source
-    assert {"pong", "redis_version", "auth_required", "aof_enabled", "maxmemory", "maxmemory_policy", "role", "latency_ms"} <= returned
+    assert {
+        "pong",
+        "redis_version",
+        "auth_required",
+        "aof_enabled",
+        "maxmemory",
+        "maxmemory_policy",
+        "role",
+        "latency_ms",
+    } <= returned
 
 
 def test_error_wording_for_every_case() -> None:

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # python-dotenv expands ${NAME} and ${NAME:-default} even inside single quotes and has no
 # escape for it. ${:-$} expands to a literal "$" (no variable can have an empty name), so

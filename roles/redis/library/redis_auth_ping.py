@@ -153,10 +153,8 @@ from ansible.module_utils.redis_connection import (
     with_retries,
 )
 
-try:
+if HAS_REDIS:
     from redis import exceptions as redis_exceptions
-except ImportError:  # pragma: no cover - reported through HAS_REDIS
-    pass
 
 
 def timed_ping(client: Any) -> float:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 try:
     import redis
@@ -127,7 +128,11 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
             return action()
         except redis_exceptions.AuthenticationError as exc:
             raise describe(exc, params) from exc
-        except (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, redis_exceptions.BusyLoadingError) as exc:
+        except (
+            redis_exceptions.ConnectionError,
+            redis_exceptions.TimeoutError,
+            redis_exceptions.BusyLoadingError,
+        ) as exc:
             if attempt >= retries:
                 raise describe(exc, params) from exc
         except redis_exceptions.ResponseError as exc:

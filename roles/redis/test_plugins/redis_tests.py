@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def ip_address(value: Any) -> bool:

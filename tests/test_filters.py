@@ -1,0 +1,108 @@
+"""The role's filters: env-file quoting (read back by python-dotenv) and Redis memory sizes."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import string
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from dotenv import dotenv_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROLE = Path(__file__).resolve().parent.parent / "roles" / "redis"
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+filters = load(ROLE / "filter_plugins" / "redis_filters.py")
+tests = load(ROLE / "test_plugins" / "redis_tests.py")
+
+
+def read_back(line: str, environ: dict[str, str] | None = None) -> str | None:
+    """What the HSI backend's settings loader sees for REDIS_PASSWORD."""
+    text = f"# comment\nOTHER=1\n{line}\nAFTER=2\n"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in (environ or {}).items():
+            patch.setenv(key, value)
+        values = dotenv_values(stream=io.StringIO(text))
+    assert values["OTHER"] == "1" and values["AFTER"] == "2"
+    return values["REDIS_PASSWORD"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk=",  # the guide's example output
+        "with # hash and spaces  ",
+        "dollar $HOME and ${HOME} and ${HOME:-x} and $${X} and $",
+        "quotes ' and \" and `back`",
+        "back\\slash \\' \\\\ end\\",
+        "=leading equals",
+    ],
+)
+def test_dotenv_quote_reads_back_exactly(password: str) -> None:
+    line = "REDIS_PASSWORD=" + filters.dotenv_quote(password)
+    assert read_back(line, {"HOME": "/root-should-not-appear"}) == password
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", "")))
+def test_dotenv_quote_round_trips_any_printable_ascii(password: str) -> None:
+    assert read_back("REDIS_PASSWORD=" + filters.dotenv_quote(password), {"USER": "someone"}) == password
+
+
+def test_plain_passwords_stay_plain_for_other_env_readers() -> None:
+    # openssl rand -base64 output needs no escaping: docker compose reads the same value.
+    assert (
+        filters.dotenv_quote("K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk=")
+        == "'K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk='"
+    )
+
+
+def test_dotenv_quote_rejects_non_strings() -> None:
+    with pytest.raises(TypeError):
+        filters.dotenv_quote(123)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("100mb", 100 * 1024**2),
+        ("200MB", 200 * 1024**2),
+        ("512mb", 512 * 1024**2),
+        ("1gb", 1024**3),
+        ("1g", 1000**3),
+        ("100k", 100_000),
+        ("64kb", 65536),
+        ("1048576", 1048576),
+        (0, 0),
+    ],
+)
+def test_memory_bytes_uses_redis_units(size: object, expected: int) -> None:
+    assert filters.memory_bytes(size) == expected
+
+
+@pytest.mark.parametrize("size", ["lots", "1tb", "-5mb", "1.5gb", ""])
+def test_memory_bytes_rejects_other_text(size: str) -> None:
+    with pytest.raises(ValueError, match="not a Redis memory size"):
+        filters.memory_bytes(size)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.1.2.3", "fe80::1", "0.0.0.0"])
+def test_ip_address_accepts_addresses(address: str) -> None:
+    assert tests.ip_address(address)
+
+
+@pytest.mark.parametrize("address", ["localhost", "127.0.0.256", "redis.example.internal", "", "*"])
+def test_ip_address_rejects_names(address: str) -> None:
+    assert not tests.ip_address(address)

@@ -1,0 +1,95 @@
+"""Bad input fails in the role's validation with a clear message, before anything changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
+
+
+def run_role(tmp_path: Path, extra_vars: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
+    vars_file.chmod(0o600)
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    )
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "--check",
+            "--tags",
+            "redis_validate",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-e",
+            f"@{vars_file}",
+            str(PROJECT / "tests/playbooks/role-on-localhost.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+
+
+CASES: dict[str, tuple[dict[str, object], str]] = {
+    "empty password": ({"redis_password": ""}, "redis_password is empty"),
+    "short password": ({"redis_password": "short-secret-XYZ"}, "too weak for production"),
+    "newline in password": ({"redis_password": "a" * 20 + "\nsecret-after-newline-XYZ"}, "no newline, NUL"),
+    "NUL in password": ({"redis_password": "a" * 40 + "\x00"}, "no newline, NUL"),
+    "port out of range": ({"redis_port": 70000}, "redis_port=70000 is not a TCP port"),
+    "host name as bind": ({"redis_bind": ["127.0.0.1", "localhost"]}, "not addresses: localhost"),
+    "empty bind list": ({"redis_bind": []}, "redis_bind must list IP addresses"),
+    "unknown deployment size": ({"redis_deployment_size": "huge"}, "redis_deployment_size must be one of"),
+    "bad maxmemory": ({"redis_maxmemory": "lots"}, "redis_maxmemory=lots is not a size"),
+    "unknown install method": ({"redis_install_method": "snap"}, "redis_install_method must be one of"),
+    "container not implemented": ({"redis_install_method": "container"}, "is not implemented yet"),
+    "unknown eviction policy": ({"redis_maxmemory_policy": "evict-all"}, "redis_maxmemory_policy must be one of"),
+    "relative env file": ({"redis_client_env_files": [{"path": "hsi/.env"}]}, "is not an absolute path"),
+    "env file without path": ({"redis_client_env_files": [{"owner": "root"}]}, "missing required arguments: path"),
+    "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
+    extra, message = CASES[case]
+    extra_vars: dict[str, object] = {"redis_password": GOOD_PASSWORD, **extra}
+    proc = run_role(tmp_path, extra_vars)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert message in " ".join(output.split()), output
+    assert "changed=0" in output
+    password = extra_vars.get("redis_password")
+    if isinstance(password, str) and password and "{{" not in password:
+        assert password not in output
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"redis_password": "", "redis_dev_no_password": True},
+        {"redis_bind": ["0.0.0.0", "-::1", "10.0.0.5"], "redis_maxmemory": "1gb", "redis_port": 6380},
+        {"redis_client_env_files": [{"path": "/opt/hsi/.env", "owner": "hsi", "group": "hsi"}]},
+    ],
+    ids=["defaults", "development mode without password", "custom network and memory", "env file"],
+)
+def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:
+    proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "failed=0" in proc.stdout
