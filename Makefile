@@ -24,7 +24,7 @@ help:
 bootstrap:
 	tools/bootstrap.sh
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt | bootstrap
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -55,12 +55,30 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
     "host name as bind": ({"redis_bind": ["127.0.0.1", "localhost"]}, "not addresses: localhost"),
     "empty bind list": ({"redis_bind": []}, "redis_bind must list IP addresses"),
     "unknown deployment size": ({"redis_deployment_size": "huge"}, "redis_deployment_size must be one of"),
-    "bad maxmemory": ({"redis_maxmemory": "lots"}, "redis_maxmemory=lots is not a size"),
+    "bad maxmemory": (
+        {"redis_maxmemory": "lots"},
+        "redis_maxmemory=lots or a value of redis_maxmemory_by_size is not a size",
+    ),
     "unknown install method": ({"redis_install_method": "snap"}, "redis_install_method must be one of"),
     "container not implemented": ({"redis_install_method": "container"}, "is not implemented yet"),
     "unknown eviction policy": ({"redis_maxmemory_policy": "evict-all"}, "redis_maxmemory_policy must be one of"),
     "relative env file": ({"redis_client_env_files": [{"path": "hsi/.env"}]}, "is not an absolute path"),
     "env file without path": ({"redis_client_env_files": [{"owner": "root"}]}, "missing required arguments: path"),
+    "env file directory missing": (
+        {"redis_client_env_files": [{"path": "/nonexistent-hsi/.env"}]},
+        "the directory /nonexistent-hsi of /nonexistent-hsi/.env does not exist",
+    ),
+    "env file owner missing": (
+        {"redis_client_env_files": [{"path": "/tmp/hsi.env", "owner": "no-such-user-hsi"}]},
+        "user 'no-such-user-hsi' does not exist",
+    ),
+    "env file group missing": (
+        {"redis_client_env_files": [{"path": "/tmp/hsi.env", "group": "no-such-group-hsi"}]},
+        "group 'no-such-group-hsi' does not exist",
+    ),
+    "bad size in table": ({"redis_maxmemory_by_size": {"small": "1tb", "medium": "200mb"}}, "is not a size"),
+    "directive injection": ({"redis_extra_config": {"loglevel": "notice\nrequirepass x"}}, "on one line"),
+    "bad directive name": ({"redis_extra_config": {"Bad Key": "1"}}, "lower-case directive name"),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
 }
 
@@ -85,9 +103,10 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
         {},
         {"redis_password": "", "redis_dev_no_password": True},
         {"redis_bind": ["0.0.0.0", "-::1", "10.0.0.5"], "redis_maxmemory": "1gb", "redis_port": 6380},
-        {"redis_client_env_files": [{"path": "/opt/hsi/.env", "owner": "hsi", "group": "hsi"}]},
+        {"redis_client_env_files": [{"path": "/tmp/hsi.env", "owner": "root", "group": "root"}]},
+        {"redis_extra_config": {"tcp-keepalive": 60, "loglevel": "verbose"}},
     ],
-    ids=["defaults", "development mode without password", "custom network and memory", "env file"],
+    ids=["defaults", "development mode without password", "custom network and memory", "env file", "extra config"],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:
     proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra})

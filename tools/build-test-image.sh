@@ -22,7 +22,14 @@ fi
 mirror_from_sources() {
   # deb822 sources first (Debian 12+), then the one-line format.
   local uri
-  uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  # The first stanza whose suites are a plain release (not -security/-updates/-backports).
+  uri=$(awk 'BEGIN { RS = ""; FS = "\n" }
+    { u = ""; plain = 0
+      for (i = 1; i <= NF; i++) {
+        if ($i ~ /^URIs:/) { split($i, f, " "); u = f[2] }
+        if ($i ~ /^Suites:/) { n = split($i, s, " "); for (j = 2; j <= n; j++) if (s[j] !~ /-/) plain = 1 }
+      }
+      if (u != "" && plain) { print u; exit } }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   if [ -z "$uri" ]; then
     uri=$(awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit } $1 == "deb" { print $3; exit }' /etc/apt/sources.list 2>/dev/null || true)
   fi

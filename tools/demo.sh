@@ -47,7 +47,7 @@ up() {
 Redis runs in the container '$name' (loopback only, AOF on, password required).
   Open a shell:          docker exec -it $name bash
   Use redis-cli there:   set -a; . /root/hsi.env; REDISCLI_AUTH="\$REDIS_PASSWORD" redis-cli
-  Show the password:     .venv/bin/ansible-vault view --vault-password-file $vault_key $vault_file
+  Show the password:     .venv/bin/ansible localhost -m debug -a var=vault_redis_password -e @$vault_file --vault-password-file $vault_key
   Run the playbook again (changes nothing):
                          .venv/bin/ansible-playbook -i inventory/demo --vault-password-file $vault_key playbooks/site.yml
   Remove everything:     make demo-clean

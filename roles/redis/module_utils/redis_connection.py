@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 try:
     import redis
     from redis import exceptions as redis_exceptions
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     HAS_REDIS = True
     REDIS_IMPORT_ERROR: str | None = None
@@ -47,6 +49,9 @@ def make_client(params: dict[str, Any], authenticate: bool = True) -> Any:
         "socket_connect_timeout": params["connect_timeout"],
         "socket_timeout": params["connect_timeout"],
         "decode_responses": True,
+        # redis-py 6+ retries connection (and authentication) errors on its own; the module
+        # decides about retries itself, so every command gets exactly one try here.
+        "retry": Retry(NoBackoff(), 0),
     }
     if authenticate:
         if params.get("username"):
