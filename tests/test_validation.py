@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
+VALIDATION_TASKS = {
+    task["name"] for task in yaml.safe_load((PROJECT / "roles/redis/tasks/validate.yml").read_text(encoding="utf-8"))
+} | {"Validating arguments against arg spec 'main' - Install, secure and verify Redis for HSI"}
 GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
 
 
-def run_role(tmp_path: Path, extra_vars: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def run_role(tmp_path: Path, extra_vars: dict[str, object], only_validation: bool) -> subprocess.CompletedProcess[str]:
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     vars_file.chmod(0o600)
@@ -30,8 +35,7 @@ def run_role(tmp_path: Path, extra_vars: dict[str, object]) -> subprocess.Comple
             "-i",
             "localhost,",
             "--check",
-            "--tags",
-            "redis_validate",
+            *(["--tags", "redis_validate"] if only_validation else []),
             "-e",
             f"ansible_python_interpreter={sys.executable}",
             "-e",
@@ -87,11 +91,13 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
 def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
     extra, message = CASES[case]
     extra_vars: dict[str, object] = {"redis_password": GOOD_PASSWORD, **extra}
-    proc = run_role(tmp_path, extra_vars)
+    # The whole role, in check mode: validation must stop it before any other task starts.
+    proc = run_role(tmp_path, extra_vars, only_validation=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert message in " ".join(output.split()), output
-    assert "changed=0" in output
+    started = set(re.findall(r"^TASK \[redis : (.+?)\] \*", proc.stdout, re.MULTILINE))
+    assert started <= VALIDATION_TASKS, started - VALIDATION_TASKS
     password = extra_vars.get("redis_password")
     if isinstance(password, str) and password and "{{" not in password:
         assert password not in output
@@ -109,6 +115,6 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
     ids=["defaults", "development mode without password", "custom network and memory", "env file", "extra config"],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:
-    proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra})
+    proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra}, only_validation=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failed=0" in proc.stdout
