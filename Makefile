@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help bootstrap venv collections images lint unit molecule test demo demo-clean clean
+.PHONY: help bootstrap venv collections images redis-images lint unit molecule test demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
@@ -51,7 +51,10 @@ lint: venv collections
 unit: venv bootstrap
 	pytest
 
-molecule: venv collections images
+redis-images: images
+	tools/build-redis-image.sh localhost/hsi-redis:8.0-a localhost/hsi-redis:8.0-b
+
+molecule: venv collections images redis-images
 	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint unit molecule
