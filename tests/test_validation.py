@@ -64,7 +64,15 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         "redis_maxmemory=lots or a value of redis_maxmemory_by_size is not a size",
     ),
     "unknown install method": ({"redis_install_method": "snap"}, "redis_install_method must be one of"),
-    "container not implemented": ({"redis_install_method": "container"}, "is not implemented yet"),
+    "container neither published nor networked": (
+        {"redis_install_method": "container", "redis_container_publish": False},
+        "publish the port (redis_container_publish) or attach a network",
+    ),
+    "container ulimit format": (
+        {"redis_install_method": "container", "redis_container_ulimits": ["nofile 10"]},
+        "entries look like nofile=10000:10000",
+    ),
+    "unknown container runtime": ({"redis_container_runtime": "lxc"}, "redis_container_runtime must be one of"),
     "unknown eviction policy": ({"redis_maxmemory_policy": "evict-all"}, "redis_maxmemory_policy must be one of"),
     "relative env file": ({"redis_client_env_files": [{"path": "hsi/.env"}]}, "is not an absolute path"),
     "env file without path": ({"redis_client_env_files": [{"owner": "root"}]}, "missing required arguments: path"),

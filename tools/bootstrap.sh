@@ -14,6 +14,7 @@ need_root() {
 declare -A wanted=(
   [dockerd]=docker.io
   [debootstrap]=debootstrap
+  [podman]=podman
   [redis-server]=redis-server
   [openssl]=openssl
   [git]=git
