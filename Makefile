@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help bootstrap venv collections images redis-images lint unit molecule test demo demo-clean clean
+.PHONY: help bootstrap venv collections images el9-image redis-images lint unit molecule test demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
@@ -51,10 +51,13 @@ lint: venv collections
 unit: venv bootstrap
 	pytest
 
+el9-image: images
+	tools/build-el9-image.sh redis-provisioning/el9-systemd
+
 redis-images: images
 	tools/build-redis-image.sh localhost/hsi-redis:8.0-a localhost/hsi-redis:8.0-b
 
-molecule: venv collections images redis-images
+molecule: venv collections images el9-image redis-images
 	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint unit molecule
