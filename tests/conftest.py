@@ -126,13 +126,13 @@ RunModule = Callable[..., ModuleRun]
 
 @pytest.fixture
 def run_module(tmp_path: Path) -> RunModule:
-    """Run redis_auth_ping through real Ansible (ad-hoc, JSON callback) against localhost.
+    """Run one of the role's modules through real Ansible (ad-hoc, JSON callback) against localhost.
 
     Secrets go through a 0600 extra-vars file, never through argv.
     """
 
-    def run(verbosity: int = 0, check: bool = False, **args: object) -> ModuleRun:
-        secrets = {k: args.pop(k) for k in ("password",) if k in args}
+    def run(verbosity: int = 0, check: bool = False, module: str = "redis_auth_ping", **args: object) -> ModuleRun:
+        secrets = {k: args.pop(k) for k in ("password", "passwords", "login_passwords") if k in args}
         vars_file = tmp_path / "module-vars.json"
         vars_file.write_text(json.dumps({"test_secrets": secrets}), encoding="utf-8")
         vars_file.chmod(0o600)
@@ -161,7 +161,7 @@ def run_module(tmp_path: Path) -> RunModule:
             "-e",
             f"@{vars_file}",
             "-m",
-            "redis_auth_ping",
+            module,
             "-a",
             json.dumps(module_args),
         ]

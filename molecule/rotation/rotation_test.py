@@ -218,7 +218,7 @@ def main() -> int:
     h.secrets.add(old)
     run_ids = {host: h.run_id(host, old) for host in h.hosts}
     for host in h.hosts:
-        h.exec(host, "rm -rf /var/lib/hsi-load && systemctl start hsi-queue-client.service")
+        h.exec(host, "systemctl stop hsi-queue-client; rm -rf /var/lib/hsi-load; systemctl start hsi-queue-client")
     load_started = time.monotonic()
 
     # 1. Check mode changes nothing.
