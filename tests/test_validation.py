@@ -91,6 +91,18 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
     "bad size in table": ({"redis_maxmemory_by_size": {"small": "1tb", "medium": "200mb"}}, "is not a size"),
     "directive injection": ({"redis_extra_config": {"loglevel": "notice\nrequirepass x"}}, "on one line"),
     "bad directive name": ({"redis_extra_config": {"Bad Key": "1"}}, "lower-case directive name"),
+    "client service of no kind": (
+        {"redis_client_services": [{}]},
+        "one of the following is required: systemd, command",
+    ),
+    "client service of two kinds": (
+        {"redis_client_services": [{"systemd": "hsi.service", "command": ["true"]}]},
+        "parameters are mutually exclusive: systemd|command",
+    ),
+    "rotation in progress": (
+        {"redis_rotation_state_file": "/etc/hostname"},
+        "A password rotation is in progress (/etc/hostname exists)",
+    ),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
 }
 
@@ -119,8 +131,16 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
         {"redis_bind": ["0.0.0.0", "-::1", "10.0.0.5"], "redis_maxmemory": "1gb", "redis_port": 6380},
         {"redis_client_env_files": [{"path": "/tmp/hsi.env", "owner": "root", "group": "root"}]},
         {"redis_extra_config": {"tcp-keepalive": 60, "loglevel": "verbose"}},
+        {"redis_client_services": [{"systemd": "hsi.service"}, {"command": ["docker", "compose", "up"], "chdir": "/"}]},
     ],
-    ids=["defaults", "development mode without password", "custom network and memory", "env file", "extra config"],
+    ids=[
+        "defaults",
+        "development mode without password",
+        "custom network and memory",
+        "env file",
+        "extra config",
+        "client services",
+    ],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:
     proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra}, only_validation=True)
