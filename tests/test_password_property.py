@@ -56,7 +56,7 @@ class Server:
         (self.server.workdir / "users.acl").write_text(text, encoding="utf-8")
         admin = self.client(self.password)
         try:
-            assert admin.execute_command("ACL", "LOAD") in ("OK", b"OK", True)
+            assert admin.acl_load() is True
         finally:
             admin.close()
 
