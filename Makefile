@@ -13,13 +13,14 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help bootstrap venv collections images el9-image redis-images lint unit molecule test demo demo-clean clean
+.PHONY: help bootstrap venv collections images el9-image redis-images lint unit molecule test bench bench-short demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
 	@echo "make demo-clean  remove the demo container and its files"
 	@echo "make test        lint, unit tests and every Molecule scenario ($(SCENARIOS))"
 	@echo "make lint | unit | molecule [SCENARIOS=default]   one part of the tests"
+	@echo "make bench       benchmarks on fresh local hosts (bench/README.md); bench-short: CI's quick run"
 
 bootstrap:
 	tools/bootstrap.sh
@@ -61,6 +62,13 @@ molecule: venv collections images el9-image redis-images
 	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint unit molecule
+
+# Benchmarks (bench/README.md): not part of `make test`; CI runs the short mode after it.
+bench: venv collections images
+	$(PY) bench/run.py --readme --output bench/results.json
+
+bench-short: venv collections images
+	$(PY) bench/run.py --short
 
 demo: venv collections bootstrap
 	tools/build-test-image.sh trixie redis-provisioning/debian13-systemd

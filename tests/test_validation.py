@@ -19,7 +19,9 @@ VALIDATION_TASKS = {
 GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
 
 
-def run_role(tmp_path: Path, extra_vars: dict[str, object], only_validation: bool) -> subprocess.CompletedProcess[str]:
+def run_role(
+    tmp_path: Path, extra_vars: dict[str, object], only_validation: bool, extra_files: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     vars_file.chmod(0o600)
@@ -40,6 +42,7 @@ def run_role(tmp_path: Path, extra_vars: dict[str, object], only_validation: boo
             f"ansible_python_interpreter={sys.executable}",
             "-e",
             f"@{vars_file}",
+            *[arg for path in extra_files for arg in ("-e", f"@{path}")],
             str(PROJECT / "tests/playbooks/role-on-localhost.yml"),
         ],
         capture_output=True,
@@ -103,6 +106,7 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         {"redis_rotation_state_file": "/etc/hostname"},
         "A password rotation is in progress (/etc/hostname exists)",
     ),
+    "unsupported OS family": ({"test_os_family": "Gentoo"}, "Unsupported OS family Gentoo"),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
 }
 
@@ -121,6 +125,37 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
     password = extra_vars.get("redis_password")
     if isinstance(password, str) and password and "{{" not in password:
         assert password not in output
+
+
+def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
+    """The password is vault-encrypted but the run has no vault password: a clear error, nothing run."""
+    key = tmp_path / "vault-key"
+    key.write_text("a test vault key\n", encoding="utf-8")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    encrypted = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "encrypt_string",
+            "--vault-password-file",
+            str(key),
+            "--stdin-name",
+            "vault_redis_password",
+        ],
+        input=GOOD_PASSWORD,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    vault_file = tmp_path / "vault.yml"
+    vault_file.write_text(encrypted, encoding="utf-8")
+    proc = run_role(tmp_path, {"redis_password": "{{ vault_redis_password }}"}, False, (vault_file,))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "no vault secrets" in output.lower() or "vault password" in output.lower(), output
+    started = set(re.findall(r"^TASK \[redis : (.+?)\] \*", proc.stdout, re.MULTILINE))
+    assert started <= VALIDATION_TASKS, started - VALIDATION_TASKS
+    assert GOOD_PASSWORD not in output
 
 
 @pytest.mark.parametrize(
