@@ -106,6 +106,37 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         {"redis_rotation_state_file": "/etc/hostname"},
         "A password rotation is in progress (/etc/hostname exists)",
     ),
+    "TLS file that does not exist": (
+        {
+            "redis_tls": True,
+            "redis_tls_cert_file": "/nonexistent-hsi/server.crt",
+            "redis_tls_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+            "redis_tls_ca_file": "/etc/hostname",
+        },
+        "The file /nonexistent-hsi/server.crt does not exist or is not absolute.",
+    ),
+    "TLS key that is not PEM": (
+        {
+            "redis_tls": True,
+            "redis_tls_cert_file": "/etc/hostname",
+            "redis_tls_key": "secret",
+            "redis_tls_ca_file": "/etc/hostname",
+        },
+        "The value of redis_tls_key is not PEM.",
+    ),
+    "TLS without a key": (
+        {"redis_tls": True, "redis_tls_cert_file": "/etc/hostname", "redis_tls_ca_file": "/etc/hostname"},
+        "TLS server key: set exactly one of redis_tls_key_file",
+    ),
+    "mutual TLS without a client certificate": (
+        {"redis_tls": True, "redis_tls_client_certs": True},
+        "mutual TLS (redis_tls_client_certs) needs a client certificate",
+    ),
+    "TLS on the plain port": ({"redis_tls": True, "redis_tls_port": 6379}, "must be a TCP port other than redis_port"),
+    "TLS in a container": (
+        {"redis_tls": True, "redis_install_method": "container", "redis_container_runtime": "docker"},
+        "redis_tls is supported for native installs",
+    ),
     "unsupported OS family": ({"test_os_family": "Gentoo"}, "Unsupported OS family Gentoo"),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
 }
@@ -167,6 +198,16 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         {"redis_client_env_files": [{"path": "/tmp/hsi.env", "owner": "root", "group": "root"}]},
         {"redis_extra_config": {"tcp-keepalive": 60, "loglevel": "verbose"}},
         {"redis_client_services": [{"systemd": "hsi.service"}, {"command": ["docker", "compose", "up"], "chdir": "/"}]},
+        {
+            "redis_tls": True,
+            "redis_tls_plaintext": False,
+            "redis_tls_client_certs": True,
+            "redis_tls_cert_file": "/etc/hostname",
+            "redis_tls_key_file": "/etc/hostname",
+            "redis_tls_ca": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+            "redis_tls_client_cert_file": "/etc/hostname",
+            "redis_tls_client_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        },
     ],
     ids=[
         "defaults",
@@ -175,6 +216,7 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         "env file",
         "extra config",
         "client services",
+        "mutual TLS",
     ],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:

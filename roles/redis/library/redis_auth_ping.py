@@ -43,6 +43,25 @@ options:
       - Password to authenticate with. Leave it out to test a server that runs without
         authentication (the guide's development-only mode) with O(expect_auth_required=false).
     type: str
+  tls:
+    description:
+      - Connect with TLS. The server certificate is then always verified, against O(tls_ca_certs)
+        or the system's CAs; there is no option to skip that.
+    type: bool
+    default: false
+  tls_ca_certs:
+    description: CA certificate (PEM) to verify the server certificate with.
+    type: path
+  tls_certfile:
+    description: Client certificate (PEM) for servers that require one (mutual TLS).
+    type: path
+  tls_keyfile:
+    description: Key of O(tls_certfile).
+    type: path
+  tls_check_hostname:
+    description: Check that the server certificate names O(host). Only with O(tls=true).
+    type: bool
+    default: true
   connect_timeout:
     description: Seconds to wait for a connection and for each reply.
     type: float
@@ -131,7 +150,7 @@ failure:
   description:
     - On failure, which troubleshooting case applies.
     - One of V(noauth), V(wrongpass), V(no_password_configured), V(connection_refused),
-      V(timeout), V(loading), V(auth_not_enforced), V(error).
+      V(timeout), V(loading), V(auth_not_enforced), V(tls_verify_failed), V(tls_error), V(error).
   returned: failure
   type: str
   sample: wrongpass

@@ -53,6 +53,25 @@ options:
     type: list
     elements: str
     required: true
+  tls:
+    description:
+      - Connect with TLS. The server certificate is then always verified, against O(tls_ca_certs)
+        or the system's CAs; there is no option to skip that.
+    type: bool
+    default: false
+  tls_ca_certs:
+    description: CA certificate (PEM) to verify the server certificate with.
+    type: path
+  tls_certfile:
+    description: Client certificate (PEM) for servers that require one (mutual TLS).
+    type: path
+  tls_keyfile:
+    description: Key of O(tls_certfile).
+    type: path
+  tls_check_hostname:
+    description: Check that the server certificate names O(host). Only with O(tls=true).
+    type: bool
+    default: true
   connect_timeout:
     description: Seconds to wait for a connection and for each reply.
     type: float
@@ -127,7 +146,7 @@ failure:
   description:
     - On failure, which troubleshooting case applies.
     - One of V(wrongpass), V(noauth), V(no_password_configured), V(connection_refused), V(timeout),
-      V(loading), V(no_such_user), V(error).
+      V(loading), V(no_such_user), V(tls_verify_failed), V(tls_error), V(error).
   returned: failure
   type: str
   sample: wrongpass

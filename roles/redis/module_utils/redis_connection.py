@@ -33,6 +33,11 @@ def connection_argument_spec() -> dict[str, dict[str, Any]]:
         "username": {"type": "str"},
         "password": {"type": "str", "no_log": True},
         "connect_timeout": {"type": "float", "default": 5.0},
+        "tls": {"type": "bool", "default": False},
+        "tls_ca_certs": {"type": "path"},
+        "tls_certfile": {"type": "path"},
+        "tls_keyfile": {"type": "path"},
+        "tls_check_hostname": {"type": "bool", "default": True},
     }
 
 
@@ -40,7 +45,7 @@ def endpoint(params: dict[str, Any]) -> str:
     """Where the module connects, for messages (never includes credentials)."""
     if params.get("unix_socket"):
         return f"unix socket {params['unix_socket']}"
-    return f"{params['host']}:{params['port']}"
+    return f"{params['host']}:{params['port']}{' (TLS)' if params.get('tls') else ''}"
 
 
 def make_client(params: dict[str, Any], authenticate: bool = True) -> Any:
@@ -60,6 +65,17 @@ def make_client(params: dict[str, Any], authenticate: bool = True) -> Any:
             kwargs["password"] = params["password"]
     if params.get("unix_socket"):
         return redis.Redis(unix_socket_path=params["unix_socket"], **kwargs)
+    if params.get("tls"):
+        # One TLS policy: the server certificate is always verified against the CA (or the
+        # system's CAs); only the host-name check can be turned off.
+        kwargs.update(
+            ssl=True,
+            ssl_cert_reqs="required",
+            ssl_ca_certs=params.get("tls_ca_certs"),
+            ssl_certfile=params.get("tls_certfile"),
+            ssl_keyfile=params.get("tls_keyfile"),
+            ssl_check_hostname=params.get("tls_check_hostname", True),
+        )
     return redis.Redis(host=params["host"], port=params["port"], **kwargs)
 
 
@@ -114,6 +130,17 @@ def describe(exc: BaseException, params: dict[str, Any]) -> RedisCheckError:
         )
     if isinstance(exc, redis_exceptions.BusyLoadingError):
         return RedisCheckError("loading", f"Redis at {where} is still loading its dataset into memory.")
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+        return RedisCheckError(
+            "tls_verify_failed",
+            f"TLS: the certificate of Redis at {where} is not trusted (wrong CA, expired, or another host name): {exc}",
+        )
+    if params.get("tls") and ("SSL" in str(exc) or "EOF" in str(exc) or "reset by peer" in str(exc)):
+        return RedisCheckError(
+            "tls_error",
+            f"TLS handshake with Redis at {where} failed; with mutual TLS, a client certificate signed by the "
+            f"server's CA is required ({exc}).",
+        )
     if isinstance(exc, redis_exceptions.ConnectionError):
         return RedisCheckError(
             "connection_refused",
@@ -138,8 +165,10 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
             redis_exceptions.TimeoutError,
             redis_exceptions.BusyLoadingError,
         ) as exc:
-            if attempt >= retries:
-                raise describe(exc, params) from exc
+            described = describe(exc, params)
+            # A refused certificate does not get better by waiting.
+            if attempt >= retries or described.kind in ("tls_verify_failed", "tls_error"):
+                raise described from exc
         except redis_exceptions.ResponseError as exc:
             raise describe(exc, params) from exc
         attempt += 1
