@@ -165,11 +165,15 @@ def test_documentation_matches_argument_spec() -> None:
     documented = set(doc["doc"]["options"])
     returned = set(yaml.safe_load(doc["return"]) if isinstance(doc["return"], str) else doc["return"])
     source = (project / "roles/redis/library/redis_auth_ping.py").read_text()
-    spec_keys = {"host", "port", "unix_socket", "username", "password", "connect_timeout"} | {
-        "retries",
-        "delay",
-        "expect_auth_required",
-    }
+    import importlib.util
+
+    utils_spec = importlib.util.spec_from_file_location(
+        "redis_connection", project / "roles/redis/module_utils/redis_connection.py"
+    )
+    assert utils_spec and utils_spec.loader
+    utils = importlib.util.module_from_spec(utils_spec)
+    utils_spec.loader.exec_module(utils)
+    spec_keys = set(utils.connection_argument_spec()) | {"retries", "delay", "expect_auth_required"}
     assert documented == spec_keys
     for key in ("retries", "delay", "expect_auth_required"):
         assert f"{key}=" in source
