@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import filter_loader
 from ansible.template import Templar, trust_as_template
@@ -30,8 +31,15 @@ FIRST_PASSWORD = "first-password-0123456789-abcdefghij"
 filter_loader.add_directory(str(ROLE / "filter_plugins"))
 
 
+ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+ACL_VARIABLES = {
+    "redis_acl_denied_commands": ROLE_DEFAULTS["redis_acl_denied_commands"],
+    "redis_exporter": False,
+}
+
+
 def render(source: str, **variables: object) -> str:
-    templar = Templar(loader=DataLoader(), variables=variables)
+    templar = Templar(loader=DataLoader(), variables={**ACL_VARIABLES, **variables})
     return str(templar.template(trust_as_template(source)))
 
 
@@ -82,6 +90,8 @@ def test_any_printable_password_round_trips(server: Server, acl_template: str, p
     client = server.client(password)
     try:
         assert client.ping() is True
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.flushall()
     finally:
         client.close()
     wrong = server.client(password[:-1] + ("x" if password[-1] != "x" else "y"))

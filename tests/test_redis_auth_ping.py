@@ -30,6 +30,18 @@ def test_authenticated_ping_returns_every_field(start_redis: StartRedis, run_mod
     assert result["maxmemory_policy"] == "allkeys-lru"
     assert result["role"] == "master"
     assert isinstance(result["latency_ms"], float) and 0 < result["latency_ms"] < 1000
+    assert isinstance(result["used_memory"], int) and result["used_memory"] > 0
+    assert isinstance(result["connected_clients"], int) and result["connected_clients"] >= 1
+    assert result["rejected_auth"] == 0
+
+
+def test_refused_logins_are_counted(start_redis: StartRedis, run_module: RunModule) -> None:
+    server = start_redis(password=PASSWORD)
+    for _ in range(3):
+        run_module(port=server.port, password="Wrong-password-but-long-enough-0123456789", retries=0)
+    run = run_module(port=server.port, password=PASSWORD)
+    assert run.returncode == 0, run.output
+    assert run.result["rejected_auth"] == 3
 
 
 def test_aof_disabled_is_reported(start_redis: StartRedis, run_module: RunModule) -> None:

@@ -141,6 +141,24 @@ role:
   returned: success
   type: str
   sample: master
+used_memory:
+  description: Memory Redis uses for data, in bytes, from C(INFO memory).
+  returned: success
+  type: int
+  sample: 1048576
+connected_clients:
+  description: Client connections, from C(INFO clients) (this check's own connection included).
+  returned: success
+  type: int
+  sample: 3
+rejected_auth:
+  description:
+    - Refused authentications since the server started, from C(acl_access_denied_auth) of
+      C(INFO stats) (Redis 7.2+) or else the C(WRONGPASS) count of C(INFO errorstats) (6.2+);
+      V(-1) when the server reports neither. A rising count means clients with a wrong password.
+  returned: success
+  type: int
+  sample: 0
 latency_ms:
   description: Round-trip time of an authenticated C(PING) on an open connection, in milliseconds.
   returned: success
@@ -199,6 +217,16 @@ def anonymous_access_refused(params: dict[str, Any]) -> bool:
     return False
 
 
+def rejected_auth(info: dict[str, Any]) -> int:
+    """Refused logins: acl_access_denied_auth (Redis 7.2+), else the WRONGPASS error count (6.2+)."""
+    if "acl_access_denied_auth" in info:
+        return int(info["acl_access_denied_auth"])
+    wrongpass = info.get("errorstat_WRONGPASS")
+    if isinstance(wrongpass, dict):
+        return int(wrongpass.get("count", 0))
+    return 0 if "total_error_replies" in info else -1
+
+
 def check(params: dict[str, Any]) -> dict[str, Any]:
     client = make_client(params)
     try:
@@ -218,6 +246,9 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
         "maxmemory": int(info.get("maxmemory", 0)),
         "maxmemory_policy": str(info.get("maxmemory_policy", "")),
         "role": str(info.get("role", "")),
+        "used_memory": int(info.get("used_memory", 0)),
+        "connected_clients": int(info.get("connected_clients", 0)),
+        "rejected_auth": rejected_auth(info),
         "latency_ms": round(latency_ms, 3),
     }
 
