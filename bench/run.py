@@ -74,11 +74,13 @@ def start_hosts(names: list[str]) -> None:
         )  # fmt: skip
     for name in names:
         sh("docker", "exec", name, "sh", "-c", "systemctl is-system-running --wait || true")
-        # The test environment's quirk (see molecule/shared/prepare-systemd-container.yml), not timed.
+        # The test environment's quirks (molecule/shared/prepare-*.yml), not timed.
         sh(
             "docker", "exec", name, "sh", "-c",
             "mkdir -p /etc/systemd/system/redis-server.service.d && printf '[Service]\\nPrivateUsers=false\\n' "
-            "> /etc/systemd/system/redis-server.service.d/10-container.conf && systemctl daemon-reload",
+            "> /etc/systemd/system/redis-server.service.d/10-container.conf && systemctl daemon-reload"
+            # Let the role's kernel tuning work here (molecule/shared/prepare-kernel-settings.yml).
+            " && mount -o remount,rw /proc/sys && mount -o remount,rw /sys",
         )  # fmt: skip
 
 
