@@ -52,6 +52,11 @@ def set_values(
     vars_file.write_text(json.dumps({"test_values": values}), encoding="utf-8")
     vars_file.chmod(0o600)
     args = {"path": str(path), "values": "{{ test_values }}", "create": create}
+    return adhoc(env, "-e", f"@{vars_file}", "-m", "redis_vault_set", "-a", json.dumps(args), "-vvv", *extra)
+
+
+def adhoc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`ansible localhost` with the local connection and the venv's Python."""
     return subprocess.run(
         [
             str(VENV_BIN / "ansible"),
@@ -62,14 +67,7 @@ def set_values(
             "localhost,",
             "-e",
             f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{vars_file}",
-            "-m",
-            "redis_vault_set",
-            "-a",
-            json.dumps(args),
-            "-vvv",
-            *extra,
+            *args,
         ],
         capture_output=True,
         text=True,
@@ -135,26 +133,8 @@ def test_updates_an_inline_vault_value_in_a_plain_file(tmp_path: Path, vault_pas
     assert "vault_redis_password: !vault |\n          $ANSIBLE_VAULT;1.2;AES256;prod\n" in text
     assert text.startswith("---\n# inline\nvault_other: plain and kept\n") and text.endswith("vault_last: kept\n")
     # Ansible itself reads the new value back.
-    shown = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            f"@{path}",
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            "var=vault_redis_password",
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(env, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
-        check=True,
-    ).stdout
+    json_env = dict(env, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    shown = adhoc(json_env, "-e", f"@{path}", "-m", "ansible.builtin.debug", "-a", "var=vault_redis_password").stdout
     assert json.loads(shown)["plays"][0]["tasks"][0]["hosts"]["localhost"]["vault_redis_password"] == SECRET
 
     again = set_values(path, {"vault_redis_password": SECRET}, env)
