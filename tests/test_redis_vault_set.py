@@ -179,6 +179,7 @@ def test_creates_a_new_file_encrypted(tmp_path: Path, vault_password_file: Path)
         ("no_vault_password", "No vault password is loaded"),
         ("wrong_vault_password", "Cannot decrypt"),
         ("not_a_mapping", "does not hold a YAML mapping"),
+        ("broken_yaml", "is not valid YAML at line"),
     ],
 )
 def test_refusals_are_clear_and_change_nothing(
@@ -190,6 +191,8 @@ def test_refusals_are_clear_and_change_nothing(
         path.write_text("vault_redis_password: old\n", encoding="utf-8")
     elif case == "not_a_mapping":
         write_vault(path, "- a list\n", env)
+    elif case == "broken_yaml":
+        write_vault(path, "---\nvault_redis_password: 'old-secret-Zq9 [unclosed\n  : x\n", env)
     elif case != "missing":
         write_vault(path, ORIGINAL, env)
     if case == "no_vault_password":
@@ -204,4 +207,5 @@ def test_refusals_are_clear_and_change_nothing(
     assert run.returncode != 0
     assert message in run.stdout + run.stderr, run.stdout + run.stderr
     assert SECRET not in run.stdout + run.stderr
+    assert "old-secret-Zq9" not in run.stdout + run.stderr
     assert (path.read_bytes() if path.exists() else None) == before

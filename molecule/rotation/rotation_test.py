@@ -115,7 +115,7 @@ class Harness:
 
     @property
     def state_file(self) -> Path:
-        return self.work / "redis-rotation.vault.yml"
+        return self.work / ".redis-rotation.vault.yml"
 
     def playbook(
         self, name: str, *extra: str, kill_before_step: int = 0, verbosity: str = "-vvv"

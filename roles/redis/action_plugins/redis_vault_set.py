@@ -73,8 +73,18 @@ def load_vars(text: str, path: str, vault: VaultLib) -> dict[str, Any]:
         except AnsibleVaultError as exc:
             raise AnsibleActionFail(f"Cannot decrypt a value in {path} with the loaded vault password: {exc}") from exc
 
+    def unsafe(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+        return str(loader.construct_scalar(node))
+
     Loader.add_constructor("!vault", decrypt)
-    data = yaml.load(text, Loader=Loader) if text.strip() else {}  # a SafeLoader subclass
+    Loader.add_constructor("!unsafe", unsafe)
+    try:
+        data = yaml.load(text, Loader=Loader) if text.strip() else {}  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        # The parser's message quotes the line, which may hold a secret: give only the position.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise AnsibleActionFail(f"{path} is not valid YAML{where}; fix it with ansible-vault edit.") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -162,6 +172,12 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type i
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_path, path)
+            # Make the rename itself durable: the record and the promotion must survive a power loss.
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         except BaseException:
             if os.path.exists(tmp_path):
                 os.unlink(tmp_path)
