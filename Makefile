@@ -57,6 +57,7 @@ el9-image: images
 
 redis-images: images
 	tools/build-redis-image.sh localhost/hsi-redis:8.0-a localhost/hsi-redis:8.0-b
+	tools/build-exporter-image.sh localhost/hsi-redis-exporter:1.69
 
 molecule: venv collections images el9-image redis-images
 	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done

@@ -117,6 +117,17 @@ def test_sets_one_key_and_keeps_everything_else(tmp_path: Path, vault_password_f
     assert again.returncode == 0 and "SUCCESS" in again.stdout, again.stdout
 
 
+def test_non_ascii_and_astral_characters_round_trip(tmp_path: Path, vault_password_file: Path) -> None:
+    """Characters outside the BMP, and YAML's own line breaks, come back exactly as they were set."""
+    env = ansible_env(vault_password_file)
+    path = tmp_path / "vault.yml"
+    write_vault(path, ORIGINAL, env)
+    secret = "p\u00e4ss-\U0001f511-\u2028-\u00a0-" + "x" * 32
+    run = set_values(path, {"vault_redis_password": secret}, env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert yaml.safe_load(vault(["view", str(path)], env))["vault_redis_password"] == secret
+
+
 def test_updates_an_inline_vault_value_in_a_plain_file(tmp_path: Path, vault_password_file: Path) -> None:
     """The layout `ansible-vault encrypt_string --output vault.yml` makes (inventory/example)."""
     env = ansible_env(None)

@@ -14,7 +14,9 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 VALIDATION_TASKS = {
-    task["name"] for task in yaml.safe_load((PROJECT / "roles/redis/tasks/validate.yml").read_text(encoding="utf-8"))
+    task["name"]
+    for part in ("validate.yml", "rotation-guard.yml")
+    for task in yaml.safe_load((PROJECT / "roles/redis/tasks" / part).read_text(encoding="utf-8"))
 } | {"Validating arguments against arg spec 'main' - Install, secure and verify Redis for HSI"}
 GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
 
@@ -133,9 +135,29 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         "mutual TLS (redis_tls_client_certs) needs a client certificate",
     ),
     "TLS on the plain port": ({"redis_tls": True, "redis_tls_port": 6379}, "must be a TCP port other than redis_port"),
-    "TLS in a container": (
-        {"redis_tls": True, "redis_install_method": "container", "redis_container_runtime": "docker"},
-        "redis_tls is supported for native installs",
+    "TLS client key without its certificate": (
+        {
+            "redis_tls": True,
+            "redis_tls_cert_file": "/etc/hostname",
+            "redis_tls_key_file": "/etc/hostname",
+            "redis_tls_ca_file": "/etc/hostname",
+            "redis_tls_client_key_file": "/etc/hostname",
+        },
+        "a client key needs its client certificate",
+    ),
+    "exporter password too short": (
+        {"redis_exporter": True, "redis_exporter_password": "short-exporter-secret"},
+        "redis_exporter_password must be set (from the vault), at least 32 characters",
+    ),
+    "exporter container without a published port": (
+        {
+            "redis_install_method": "container",
+            "redis_container_publish": False,
+            "redis_container_network": "hsi",
+            "redis_exporter": True,
+            "redis_exporter_password": "E" * 40,
+        },
+        "or as a container next to a Redis container whose port is published",
     ),
     "unsupported OS family": ({"test_os_family": "Gentoo"}, "Unsupported OS family Gentoo"),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
@@ -208,6 +230,16 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
             "redis_tls_client_cert_file": "/etc/hostname",
             "redis_tls_client_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
         },
+        {
+            "redis_install_method": "container",
+            "redis_tls": True,
+            "redis_tls_plaintext": False,
+            "redis_tls_cert_file": "/etc/hostname",
+            "redis_tls_key_file": "/etc/hostname",
+            "redis_tls_ca_file": "/etc/hostname",
+            "redis_exporter": False,
+        },
+        {"redis_install_method": "container", "redis_exporter": True, "redis_exporter_password": "E" * 40},
     ],
     ids=[
         "defaults",
@@ -217,6 +249,8 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         "extra config",
         "client services",
         "mutual TLS",
+        "TLS in a container",
+        "exporter in a container",
     ],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -24,6 +23,11 @@ from ansible.plugins.action import ActionBase
 
 KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INLINE_INDENT = " " * 10  # as ansible-vault encrypt_string writes it
+
+
+def yaml_quoted(value: str) -> str:
+    """value as one double-quoted YAML scalar, ASCII only (YAML's own escapes, astral characters too)."""
+    return yaml.safe_dump(value, default_style='"', width=float("inf")).rstrip("\n")
 
 
 def key_span(lines: list[str], key: str) -> tuple[int, int] | None:
@@ -143,7 +147,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type i
         new_text = old_text
         for key, value in values.items():
             if whole_file:
-                entry = [f"{key}: {json.dumps(str(value))}"]
+                entry = [f"{key}: {yaml_quoted(str(value))}"]
             else:
                 entry = self.inline_entry(vault, secrets, old_text, str(key), str(value), path)
             new_text = set_entry(new_text, str(key), entry)

@@ -166,8 +166,10 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
             redis_exceptions.BusyLoadingError,
         ) as exc:
             described = describe(exc, params)
-            # A refused certificate does not get better by waiting.
-            if attempt >= retries or described.kind in ("tls_verify_failed", "tls_error"):
+            # An untrusted server certificate does not get better by waiting. A failed handshake
+            # might: a restarting server can reset connections that look just like a refused
+            # client certificate.
+            if attempt >= retries or described.kind == "tls_verify_failed":
                 raise described from exc
         except redis_exceptions.ResponseError as exc:
             raise describe(exc, params) from exc
