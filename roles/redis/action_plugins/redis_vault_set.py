@@ -27,7 +27,8 @@ INLINE_INDENT = " " * 10  # as ansible-vault encrypt_string writes it
 
 def yaml_quoted(value: str) -> str:
     """value as one double-quoted YAML scalar, ASCII only (YAML's own escapes, astral characters too)."""
-    return yaml.safe_dump(value, default_style='"', width=float("inf")).rstrip("\n")
+    quoted: str = yaml.safe_dump(value, default_style='"', width=float("inf"))
+    return quoted.rstrip("\n")
 
 
 def key_span(lines: list[str], key: str) -> tuple[int, int] | None:
