@@ -72,6 +72,7 @@ def start_redis(tmp_path: Path) -> Iterator[StartRedis]:
         extra_acl: tuple[str, ...] = (),
         port: int | None = None,
         wait: bool = True,
+        extra_conf: tuple[str, ...] = (),
     ) -> RedisServer:
         workdir = tmp_path / f"redis-{len(servers)}"
         workdir.mkdir()
@@ -97,6 +98,7 @@ def start_redis(tmp_path: Path) -> Iterator[StartRedis]:
                     'save ""',
                     f"maxmemory {maxmemory}",
                     f"maxmemory-policy {policy}",
+                    *extra_conf,
                 ]
             )
             + "\n",

@@ -145,6 +145,19 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         },
         "a client key needs its client certificate",
     ),
+    "container gid of a login account": (
+        {"redis_install_method": "container", "redis_container_gid": 0},
+        "redis_container_gid=0 is also the group of root on this host",
+    ),
+    "exporter container gid of a login account": (
+        {
+            "redis_install_method": "container",
+            "redis_exporter": True,
+            "redis_exporter_password": "E" * 40,
+            "redis_exporter_container_gid": 0,
+        },
+        "redis_exporter_container_gid=0 is also the group of root on this host",
+    ),
     "exporter password too short": (
         {"redis_exporter": True, "redis_exporter_password": "short-exporter-secret"},
         "redis_exporter_password must be set (from the vault), at least 32 characters",

@@ -18,6 +18,7 @@ if [ "$(current "$image")" != "$recipe" ]; then
   "$(dirname "$0")/build-test-image.sh" trixie "$base"
   builder=exporter-image-build-$$
   docker rm -f "$builder" >/dev/null 2>&1 || true
+  trap 'docker rm -f "$builder" >/dev/null 2>&1 || true' EXIT
   docker run --name "$builder" --entrypoint /bin/sh "$base" -c '
     set -e
     export DEBIAN_FRONTEND=noninteractive

@@ -21,6 +21,7 @@ if [ "$(current "$image")" != "$recipe" ]; then
   "$(dirname "$0")/build-test-image.sh" trixie "$base"
   builder=redis-image-build-$$
   docker rm -f "$builder" >/dev/null 2>&1 || true
+  trap 'docker rm -f "$builder" >/dev/null 2>&1 || true' EXIT
   # Install in a container of the Debian 13 base (apt reaches the same mirror), then export.
   docker run --name "$builder" --entrypoint /bin/sh "$base" -c '
     set -e

@@ -68,8 +68,10 @@ options:
     default: 5.0
   retries:
     description:
-      - How many more times to try while the server refuses connections, times out or is still
-        loading its dataset, for example just after a restart. Authentication errors are never retried.
+      - How many more times to try while the server refuses connections, times out, fails the TLS
+        handshake (a restarting server resets connections) or is still loading its dataset, for
+        example just after a restart. Authentication errors and untrusted server certificates are
+        never retried.
     type: int
     default: 3
   delay:
@@ -172,6 +174,11 @@ failure:
   returned: failure
   type: str
   sample: wrongpass
+attempts:
+  description: On a connection failure, how many times the module tried (1 + the retries used).
+  returned: failure
+  type: int
+  sample: 1
 """
 
 import time
@@ -268,7 +275,7 @@ def main() -> None:
     try:
         result = check(params)
     except RedisCheckError as exc:
-        module.fail_json(msg=str(exc), failure=exc.kind)
+        module.fail_json(msg=str(exc), failure=exc.kind, attempts=exc.attempts)
 
     if params["expect_auth_required"] and not result["auth_required"]:
         module.fail_json(

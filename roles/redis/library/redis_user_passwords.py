@@ -77,7 +77,9 @@ options:
     type: float
     default: 5.0
   retries:
-    description: How many more times to try while the server refuses connections or is loading.
+    description: >-
+      How many more times to try while the server refuses connections, fails the TLS handshake or is
+      loading. Authentication errors and untrusted server certificates are never retried.
     type: int
     default: 3
   delay:

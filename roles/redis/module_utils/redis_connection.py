@@ -85,6 +85,8 @@ class RedisCheckError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+        # How many times the action was tried before this failure (set by with_retries).
+        self.attempts = 1
 
 
 def is_noauth(exc: BaseException) -> bool:
@@ -149,6 +151,11 @@ def describe(exc: BaseException, params: dict[str, Any]) -> RedisCheckError:
     return RedisCheckError("error", f"Redis at {where} answered with an error: {exc}")
 
 
+def tried(error: RedisCheckError, attempt: int) -> RedisCheckError:
+    error.attempts = attempt + 1
+    return error
+
+
 def with_retries(action: Callable[[], T], retries: int, delay: float, params: dict[str, Any]) -> T:
     """Run action, retrying while the server is unreachable or loading (a starting server).
 
@@ -159,7 +166,7 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
         try:
             return action()
         except redis_exceptions.AuthenticationError as exc:
-            raise describe(exc, params) from exc
+            raise tried(describe(exc, params), attempt) from exc
         except (
             redis_exceptions.ConnectionError,
             redis_exceptions.TimeoutError,
@@ -170,8 +177,8 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
             # might: a restarting server can reset connections that look just like a refused
             # client certificate.
             if attempt >= retries or described.kind == "tls_verify_failed":
-                raise described from exc
+                raise tried(described, attempt) from exc
         except redis_exceptions.ResponseError as exc:
-            raise describe(exc, params) from exc
+            raise tried(describe(exc, params), attempt) from exc
         attempt += 1
         time.sleep(delay)
