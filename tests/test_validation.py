@@ -149,6 +149,10 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         {"redis_install_method": "container", "redis_container_gid": 0},
         "redis_container_gid=0 is also the group of root on this host",
     ),
+    "container gid of a daemon account": (
+        {"redis_install_method": "container", "redis_container_gid": 65534},
+        "redis_container_gid=65534 is also the group of",  # nobody and others, depending on the host
+    ),
     "exporter container gid of a login account": (
         {
             "redis_install_method": "container",
