@@ -7,43 +7,23 @@
 #
 # It is also loaded into Podman's store when podman is installed.
 set -euo pipefail
+. "$(dirname "$0")/image-lib.sh"
 
 image=${1:?usage: $0 IMAGE}
-recipe=$(sha256sum "$0" "$(dirname "$0")/build-test-image.sh" | sha256sum | cut -c1-16)
+recipe=$(cat "$0" "$(dirname "$0")/image-lib.sh" "$(dirname "$0")/build-test-image.sh" | sha256sum | cut -c1-16)
 
-current() { docker image inspect -f '{{ index .Config.Labels "build.recipe" }}' "$1" 2>/dev/null || true; }
-
-if [ "$(current "$image")" != "$recipe" ]; then
-  base=redis-provisioning/debian13-systemd
-  "$(dirname "$0")/build-test-image.sh" trixie "$base"
-  builder=exporter-image-build-$$
-  docker rm -f "$builder" >/dev/null 2>&1 || true
-  trap 'docker rm -f "$builder" >/dev/null 2>&1 || true' EXIT
-  docker run --name "$builder" --entrypoint /bin/sh "$base" -c '
-    set -e
+if [ "$(image_recipe "$image")" != "$recipe" ]; then
+  build_on_debian13 "$image" "$recipe" '
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends prometheus-redis-exporter >/dev/null
     apt-get clean
     rm -rf /var/lib/apt/lists/*
-    ln -s /usr/bin/prometheus-redis-exporter /redis_exporter
-  ' >/dev/null
-  docker export "$builder" | docker import \
+    ln -s /usr/bin/prometheus-redis-exporter /redis_exporter' \
     --change 'ENTRYPOINT ["/redis_exporter"]' \
     --change 'USER 59000:59000' \
-    --change 'EXPOSE 9121' \
-    --change "LABEL build.recipe=$recipe" \
-    - "$image" >/dev/null
-  docker rm -f "$builder" >/dev/null
-  echo "built $image"
+    --change 'EXPOSE 9121'
 else
   echo "$image is up to date"
 fi
-
-if command -v podman >/dev/null 2>&1; then
-  have=$(podman image inspect -f '{{ index .Labels "build.recipe" }}' "$image" 2>/dev/null || true)
-  if [ "$have" != "$recipe" ]; then
-    docker save "$image" | podman load -q >/dev/null
-    echo "loaded $image into podman"
-  fi
-fi
+load_into_podman "$image"
