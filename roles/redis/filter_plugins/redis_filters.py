@@ -1,6 +1,6 @@
 # Copyright: redis-provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the redis role: env-file quoting for python-dotenv, Redis memory sizes."""
+"""Filters of the redis role: env-file quoting for python-dotenv, Redis memory sizes, env-file items."""
 
 from __future__ import annotations
 
@@ -41,6 +41,26 @@ def memory_bytes(value: Any) -> int:
     return int(number) * _MEMORY_UNITS[unit.lower()]
 
 
+def env_file_items(value: Any) -> list[dict[str, str]]:
+    """redis_client_env_files as a list of {path, owner, group}; a plain string is shorthand for {path: ...}."""
+    if not isinstance(value, list):
+        raise TypeError(f"redis_client_env_files must be a list of paths or {{path, owner, group}} items, got {type(value).__name__}")
+    items = []
+    for entry in value:
+        item = {"path": entry} if isinstance(entry, str) else entry
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or set(item) - {"path", "owner", "group"}:
+            raise ValueError(
+                f"redis_client_env_files: {entry!r} is neither a path nor a {{path, owner, group}} item "
+                "(for example /opt/hsi/.env or {path: /opt/hsi/.env, owner: hsi, group: hsi})"
+            )
+        items.append({"owner": "root", "group": "root", **{k: str(v) for k, v in item.items()}})
+    return items
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"redis_dotenv_quote": dotenv_quote, "redis_memory_bytes": memory_bytes}
+        return {
+            "redis_dotenv_quote": dotenv_quote,
+            "redis_memory_bytes": memory_bytes,
+            "redis_env_file_items": env_file_items,
+        }

@@ -5,8 +5,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
+
+# The one password rule of the role (Redis's, the exporter's, a rotation's new one): long enough to
+# withstand guessing, and on one line, since it goes into env files and Redis's AUTH.
+PASSWORD_MIN_LENGTH = 32
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def ip_address(value: Any) -> bool:
@@ -18,6 +24,11 @@ def ip_address(value: Any) -> bool:
     return True
 
 
+def strong_password(value: Any) -> bool:
+    """True for a string of at least PASSWORD_MIN_LENGTH characters without control characters."""
+    return isinstance(value, str) and len(value) >= PASSWORD_MIN_LENGTH and not _CONTROL_CHARACTER.search(value)
+
+
 class TestModule:
     def tests(self) -> dict[str, Callable[..., bool]]:
-        return {"redis_ip_address": ip_address}
+        return {"redis_ip_address": ip_address, "redis_strong_password": strong_password}

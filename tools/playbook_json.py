@@ -1,0 +1,275 @@
+"""Structured results of an ansible-playbook run, read from its JSON output instead of its screen text.
+
+The tests decide from these records, never from the default callback's text (which Molecule's
+ANSIBLE_FORCE_COLOR fills with ANSI codes). Two stdout callbacks of ansible.posix are read:
+
+- ``ansible.posix.json`` (``JSON_CALLBACK``): one document at the end of the run;
+- ``ansible.posix.jsonl`` (``JSONL_CALLBACK``): one object a line as events happen, for runs that
+  are watched while they go on (and that may be killed before they print a summary).
+
+Both give, per task and host, the module's result and, at the end, the counts of the PLAY RECAP.
+A handler is a task like any other there. It is told apart by the jsonl callback's
+``v2_playbook_on_handler_task_start`` event, and in both formats by its file: a role's
+``handlers/`` directory.
+
+Imported by bench/run.py, molecule/rotation/rotation_test.py, the tests and the Molecule filter
+plugin molecule/shared/filter_plugins/playbook_results.py (each puts this directory on sys.path).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+JSON_CALLBACK = "ansible.posix.json"
+JSONL_CALLBACK = "ansible.posix.jsonl"
+# The counts of the PLAY RECAP line; the callbacks call `failed` `failures`.
+STATS_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+# A task begins (v2_runner_on_start: per host, under a strategy other than linear).
+_START_EVENTS = ("v2_playbook_on_task_start", "v2_playbook_on_handler_task_start", "v2_runner_on_start")
+_RESULT_EVENTS = ("v2_runner_on_ok", "v2_runner_on_failed", "v2_runner_on_skipped", "v2_runner_on_unreachable")
+
+
+class PlaybookOutputError(ValueError):
+    """The output holds no result document of the expected callback."""
+
+
+def callback_env(callback: str = JSON_CALLBACK) -> dict[str, str]:
+    """Environment for a nested ansible-playbook (or ad-hoc ansible) run that prints JSON."""
+    return {"ANSIBLE_STDOUT_CALLBACK": callback, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task's result on one host."""
+
+    play: str
+    task: str
+    host: str
+    handler: bool
+    result: Mapping[str, Any]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.result.get("changed", False))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.get("failed", False))
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.result.get("skipped", False))
+
+    @property
+    def unreachable(self) -> bool:
+        return bool(self.result.get("unreachable", False))
+
+    @property
+    def status(self) -> str:
+        """The word of the default callback's line: unreachable, failed, skipped, changed or ok."""
+        for status in ("unreachable", "failed", "skipped", "changed"):
+            if getattr(self, status):
+                return status
+        return "ok"
+
+    @property
+    def msg(self) -> str:
+        """The result's msg (a debug task's message, a failure's reason), as text."""
+        return _text(self.result.get("msg"))
+
+    def messages(self) -> list[str]:
+        """The msg, and that of each loop item that has one (where a loop's failure is told)."""
+        items = self.result.get("results")
+        found = [self.msg] if "msg" in self.result else []
+        if isinstance(items, list):
+            found += [_text(item["msg"]) for item in items if isinstance(item, Mapping) and "msg" in item]
+        return found
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "play": self.play,
+            "task": self.task,
+            "host": self.host,
+            "handler": self.handler,
+            "status": self.status,
+            "changed": self.changed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "unreachable": self.unreachable,
+            "msg": self.msg,
+            "result": dict(self.result),
+        }
+
+
+@dataclass
+class PlaybookRun:
+    """Every task result of a run in order, and the PLAY RECAP counts per host (once the run ended).
+
+    ``started`` names every task and handler that began (a TASK or RUNNING HANDLER banner of the
+    default callback), also one that no host reported a result of."""
+
+    plays: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    results: list[TaskResult] = field(default_factory=list)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    finished: bool = False
+
+    def tasks(self, name: str, host: str | None = None, handler: bool | None = None) -> list[TaskResult]:
+        """The results of the task (or handler) of that name (`role : task` for a role's), on the host if given."""
+        return [r for r in self.results if r.task == name and host in (None, r.host) and handler in (None, r.handler)]
+
+    def task(self, name: str, host: str, handler: bool | None = None) -> TaskResult:
+        """The one result of that task on that host; an error when it ran there not exactly once."""
+        found = self.tasks(name, host, handler)
+        if len(found) != 1:
+            kind = {None: "task or handler", True: "handler", False: "task"}[handler]
+            raise LookupError(f"{kind} {name!r} has {len(found)} results on {host}, not one")
+        return found[0]
+
+    def host_stats(self, host: str) -> dict[str, int]:
+        if host not in self.stats:
+            raise LookupError(
+                f"no PLAY RECAP counts for {host} (hosts: {sorted(self.stats)}; finished: {self.finished})"
+            )
+        return self.stats[host]
+
+    def failures(self) -> list[TaskResult]:
+        return [r for r in self.results if r.failed or r.unreachable]
+
+    def failure_messages(self) -> list[str]:
+        """The messages of the failed and unreachable results, whitespace runs made one space."""
+        return [" ".join(m.split()) for r in self.failures() for m in r.messages()]
+
+    def summary(self) -> str:
+        """Short text for an error report: each failure and the counts (no other result text)."""
+        lines = [f"{r.status}: [{r.host}] {r.task}: {r.msg}" for r in self.failures()]
+        lines += [f"{host}: {counts}" for host, counts in sorted(self.stats.items())]
+        return "\n".join(lines) or "no task result and no PLAY RECAP"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "plays": list(self.plays),
+            "started": list(self.started),
+            "tasks": [r.as_dict() for r in self.results],
+            "stats": {h: dict(c) for h, c in self.stats.items()},
+            "finished": self.finished,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlaybookRun:
+        """The inverse of as_dict (what the filter plugin hands to a playbook)."""
+        results = [
+            TaskResult(str(t["play"]), str(t["task"]), str(t["host"]), bool(t["handler"]), dict(t["result"]))
+            for t in data["tasks"]
+        ]
+        stats = {str(h): {k: int(v) for k, v in c.items()} for h, c in data["stats"].items()}
+        return cls(list(data["plays"]), list(data["started"]), results, stats, bool(data["finished"]))
+
+    # --- building -------------------------------------------------------------------------------
+    def _add_stats(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
+        for host, counts in stats.items():
+            raw = {("failed" if k == "failures" else k): int(v) for k, v in counts.items()}
+            self.stats[str(host)] = {k: raw.get(k, 0) for k in STATS_KEYS}
+        self.finished = True
+
+    def _add_results(self, play: str, task: Mapping[str, Any], hosts: Mapping[str, Any], handler: bool) -> None:
+        for host, result in hosts.items():
+            self.results.append(TaskResult(play, str(task["name"]), str(host), handler or _in_handlers(task), result))
+
+
+def _in_handlers(task: Mapping[str, Any]) -> bool:
+    """A role's handler: its file is in the role's handlers/ directory (path is `file:line`)."""
+    return PurePath(str(task.get("path", "")).rsplit(":", 1)[0]).parent.name == "handlers"
+
+
+def json_document(stdout: str) -> dict[str, Any]:
+    """The ansible.posix.json document: the last line that is `{` starts it (text such as a pause
+    module's prompt or verbose lines may come before it)."""
+    decoder = json.JSONDecoder()
+    lines = stdout.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].rstrip("\r\n") != "{":
+            continue
+        try:
+            document, _ = decoder.raw_decode(stdout, offsets[index])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and "plays" in document:
+            return document
+    raise PlaybookOutputError(
+        f"no {JSON_CALLBACK} document in the output ({len(stdout)} characters; was ANSIBLE_STDOUT_CALLBACK set?)"
+    )
+
+
+def parse_json(stdout: str) -> PlaybookRun:
+    return _from_document(json_document(stdout))
+
+
+def _from_document(document: Mapping[str, Any]) -> PlaybookRun:
+    run = PlaybookRun()
+    for play in document["plays"]:
+        name = str(play["play"]["name"])
+        run.plays.append(name)
+        for task in play["tasks"]:
+            run.started.append(str(task["task"]["name"]))
+            run._add_results(name, task["task"], task["hosts"], False)
+    run._add_stats(document["stats"])
+    return run
+
+
+class JsonlReader:
+    """Reads ansible.posix.jsonl output line by line, as it comes; other lines (verbose output,
+    a pause prompt) are passed over. ``run`` holds what was read so far."""
+
+    def __init__(self) -> None:
+        self.run = PlaybookRun()
+        self._play = ""
+        self._handlers: set[str] = set()
+
+    def feed(self, line: str) -> dict[str, Any] | None:
+        """The event of this line (None for another line), recorded in ``run``."""
+        text = line.strip()
+        if not text.startswith('{"_event":'):
+            return None
+        event: dict[str, Any] = json.loads(text)
+        kind = event["_event"]
+        if kind == "v2_playbook_on_play_start":
+            self._play = str(event["play"]["name"])
+            self.run.plays.append(self._play)
+        elif kind in _START_EVENTS:
+            self.run.started.append(str(event["task"]["name"]))
+            if kind == "v2_playbook_on_handler_task_start":
+                self._handlers.add(str(event["task"]["id"]))
+        elif kind in _RESULT_EVENTS:
+            task = event["task"]
+            self.run._add_results(self._play, task, event["hosts"], str(task.get("id")) in self._handlers)
+        elif kind == "v2_playbook_on_stats":
+            self.run._add_stats(event["stats"])
+        return event
+
+
+def parse_jsonl(lines: Iterable[str] | str) -> PlaybookRun:
+    reader = JsonlReader()
+    for line in lines.splitlines() if isinstance(lines, str) else lines:
+        reader.feed(line)
+    return reader.run
+
+
+def parse(stdout: str) -> PlaybookRun:
+    """Either format, told apart by its first event line."""
+    if any(line.startswith('{"_event":') for line in stdout.splitlines()):
+        return parse_jsonl(stdout)
+    return parse_json(stdout)
