@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook_json import TRACEBACK_ENV, PlaybookRun, callback_env, parse_json
 
 PROJECT = Path(__file__).resolve().parent.parent
 VALIDATION_TASKS = {
@@ -23,17 +23,19 @@ GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
 
 def run_role(
     tmp_path: Path, extra_vars: dict[str, object], only_validation: bool, extra_files: tuple[Path, ...] = ()
-) -> subprocess.CompletedProcess[str]:
+) -> tuple[subprocess.CompletedProcess[str], PlaybookRun]:
+    """The run (its raw output, for secrets) and its results, from the JSON callback."""
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     vars_file.chmod(0o600)
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
         PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        **callback_env(),
+        **TRACEBACK_ENV,  # keeps the error of a failed no_log check in its (censored) result
     )
-    return subprocess.run(
+    proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
@@ -53,6 +55,12 @@ def run_role(
         timeout=180,
         check=False,
     )
+    return proc, parse_json(proc.stdout)
+
+
+def started_role_tasks(run: PlaybookRun) -> set[str]:
+    """The role's tasks (and handlers) that began, named without the `redis : ` prefix."""
+    return {name.removeprefix("redis : ") for name in run.started if name.startswith("redis : ")}
 
 
 CASES: dict[str, tuple[dict[str, object], str]] = {
@@ -186,11 +194,11 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, case: str) -> None:
     extra, message = CASES[case]
     extra_vars: dict[str, object] = {"redis_password": GOOD_PASSWORD, **extra}
     # The whole role, in check mode: validation must stop it before any other task starts.
-    proc = run_role(tmp_path, extra_vars, only_validation=False)
+    proc, run = run_role(tmp_path, extra_vars, only_validation=False)
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
-    assert message in " ".join(output.split()), output
-    started = set(re.findall(r"^TASK \[redis : (.+?)\] \*", proc.stdout, re.MULTILINE))
+    assert proc.returncode != 0, run.summary()
+    assert any(message in failure for failure in run.failure_messages()), run.summary()
+    started = started_role_tasks(run)
     assert started <= VALIDATION_TASKS, started - VALIDATION_TASKS
     password = extra_vars.get("redis_password")
     if isinstance(password, str) and password and "{{" not in password:
@@ -219,11 +227,12 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
     ).stdout
     vault_file = tmp_path / "vault.yml"
     vault_file.write_text(encrypted, encoding="utf-8")
-    proc = run_role(tmp_path, {"redis_password": "{{ vault_redis_password }}"}, False, (vault_file,))
+    proc, run = run_role(tmp_path, {"redis_password": "{{ vault_redis_password }}"}, False, (vault_file,))
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
-    assert "no vault secrets" in output.lower() or "vault password" in output.lower(), output
-    started = set(re.findall(r"^TASK \[redis : (.+?)\] \*", proc.stdout, re.MULTILINE))
+    assert proc.returncode != 0, run.summary()
+    failures = " ".join(run.failure_messages()).lower()
+    assert "no vault secrets" in failures or "vault password" in failures, run.summary()
+    started = started_role_tasks(run)
     assert started <= VALIDATION_TASKS, started - VALIDATION_TASKS
     assert GOOD_PASSWORD not in output
 
@@ -271,6 +280,6 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
     ],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:
-    proc = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra}, only_validation=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "failed=0" in proc.stdout
+    proc, run = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra}, only_validation=True)
+    assert proc.returncode == 0, run.summary() + proc.stderr
+    assert run.host_stats("localhost")["failed"] == 0, run.summary()

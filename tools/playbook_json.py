@@ -33,6 +33,11 @@ _START_EVENTS = ("v2_playbook_on_task_start", "v2_playbook_on_handler_task_start
 _RESULT_EVENTS = ("v2_runner_on_ok", "v2_runner_on_failed", "v2_runner_on_skipped", "v2_runner_on_unreachable")
 
 
+# With it, a failed result's `exception` holds the traceback that ends in the error (see TaskResult.error).
+TRACEBACK_ENV = {"ANSIBLE_DISPLAY_TRACEBACK": "error"}
+_TRACEBACK = "Traceback (most recent call last):\n"
+
+
 class PlaybookOutputError(ValueError):
     """The output holds no result document of the expected callback."""
 
@@ -87,13 +92,28 @@ class TaskResult:
         """The result's msg (a debug task's message, a failure's reason), as text."""
         return _text(self.result.get("msg"))
 
+    @property
+    def error(self) -> str:
+        """The error Ansible reports for a failure (`Task failed: ...`), also for a no_log task, whose
+        result is censored but whose error is shown. It is in the result only as the last exception
+        of its traceback, which the run records with ANSIBLE_DISPLAY_TRACEBACK=error (TRACEBACK_ENV)."""
+        text = self.result.get("exception")
+        if not isinstance(text, str) or _TRACEBACK not in text:
+            return ""
+        frames_and_error = text.rsplit(_TRACEBACK, 1)[1].splitlines()
+        # The frames are indented ("  File ...", "    code"); the exception and its message follow them.
+        first = next((i for i, line in enumerate(frames_and_error) if line and not line.startswith(" ")), None)
+        if first is None:
+            return ""
+        return "\n".join(frames_and_error[first:]).strip().split(": ", 1)[-1]
+
     def messages(self) -> list[str]:
-        """The msg, and that of each loop item that has one (where a loop's failure is told)."""
+        """The msg, that of each loop item that has one (where a loop's failure is told), and the error."""
         items = self.result.get("results")
         found = [self.msg] if "msg" in self.result else []
         if isinstance(items, list):
             found += [_text(item["msg"]) for item in items if isinstance(item, Mapping) and "msg" in item]
-        return found
+        return found + ([self.error] if self.error else [])
 
     def as_dict(self) -> dict[str, object]:
         return {

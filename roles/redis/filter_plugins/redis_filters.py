@@ -44,11 +44,15 @@ def memory_bytes(value: Any) -> int:
 def env_file_items(value: Any) -> list[dict[str, str]]:
     """redis_client_env_files as a list of {path, owner, group}; a plain string is shorthand for {path: ...}."""
     if not isinstance(value, list):
-        raise TypeError(f"redis_client_env_files must be a list of paths or {{path, owner, group}} items, got {type(value).__name__}")
+        raise TypeError(
+            "redis_client_env_files must be a list of paths or {path, owner, group} items, "
+            f"got {type(value).__name__}"
+        )
     items = []
     for entry in value:
         item = {"path": entry} if isinstance(entry, str) else entry
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or set(item) - {"path", "owner", "group"}:
+        well_formed = isinstance(item, dict) and isinstance(item.get("path"), str)
+        if not well_formed or set(item) - {"path", "owner", "group"}:
             raise ValueError(
                 f"redis_client_env_files: {entry!r} is neither a path nor a {{path, owner, group}} item "
                 "(for example /opt/hsi/.env or {path: /opt/hsi/.env, owner: hsi, group: hsi})"

@@ -22,30 +22,11 @@ description:
 version_added: "1.1.0"
 author:
   - redis-provisioning contributors
+extends_documentation_fragment:
+  - redis_connection
 requirements:
   - redis-py (Debian C(python3-redis)) on the host that runs the module
 options:
-  host:
-    description: Host name or IP address of the Redis server. Ignored when O(unix_socket) is set.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port of the Redis server.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Path of the Redis unix socket; when set, it is used instead of O(host) and O(port).
-    type: path
-  username:
-    description:
-      - ACL user to log in as for the change. Without it, the module logs in as the C(default) user.
-      - The login user needs the C(ACL) command.
-    type: str
-  password:
-    description:
-      - Not used by this module; give O(login_passwords) instead. Accepted so that the shared
-        connection options stay the same for every module of the role.
-    type: str
   login_passwords:
     description:
       - Passwords to log in with, tried in order until one is accepted. During a rotation these
@@ -53,39 +34,6 @@ options:
     type: list
     elements: str
     required: true
-  tls:
-    description:
-      - Connect with TLS. The server certificate is then always verified, against O(tls_ca_certs)
-        or the system's CAs; there is no option to skip that.
-    type: bool
-    default: false
-  tls_ca_certs:
-    description: CA certificate (PEM) to verify the server certificate with.
-    type: path
-  tls_certfile:
-    description: Client certificate (PEM) for servers that require one (mutual TLS).
-    type: path
-  tls_keyfile:
-    description: Key of O(tls_certfile).
-    type: path
-  tls_check_hostname:
-    description: Check that the server certificate names O(host). Only with O(tls=true).
-    type: bool
-    default: true
-  connect_timeout:
-    description: Seconds to wait for a connection and for each reply.
-    type: float
-    default: 5.0
-  retries:
-    description: >-
-      How many more times to try while the server refuses connections, fails the TLS handshake or is
-      loading. Authentication errors and untrusted server certificates are never retried.
-    type: int
-    default: 3
-  delay:
-    description: Seconds between two tries.
-    type: float
-    default: 1.0
   user:
     description: The ACL user whose passwords are set.
     type: str
@@ -225,8 +173,6 @@ def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
         login_passwords={"type": "list", "elements": "str", "required": True, "no_log": True},
-        retries={"type": "int", "default": 3},
-        delay={"type": "float", "default": 1.0},
         user={"type": "str", "default": "default"},
         passwords={"type": "list", "elements": "str", "required": True, "no_log": True},
     )

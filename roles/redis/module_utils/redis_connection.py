@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 def connection_argument_spec() -> dict[str, dict[str, Any]]:
-    """Options every module of this role accepts to reach a Redis server."""
+    """Options every module of this role accepts to reach a Redis server (doc_fragments/redis_connection.py)."""
     return {
         "host": {"type": "str", "default": "127.0.0.1"},
         "port": {"type": "int", "default": 6379},
@@ -38,6 +38,8 @@ def connection_argument_spec() -> dict[str, dict[str, Any]]:
         "tls_certfile": {"type": "path"},
         "tls_keyfile": {"type": "path"},
         "tls_check_hostname": {"type": "bool", "default": True},
+        "retries": {"type": "int", "default": 3},
+        "delay": {"type": "float", "default": 1.0},
     }
 
 
