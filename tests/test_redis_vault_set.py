@@ -382,7 +382,7 @@ def test_yaml_flow_mapping_with_document_markers(tmp_path: Path, vault_password_
     write_vault(path, original, env)
     succeeded(set_values(path, {"vault_redis_password": SECRET, "vault_added": "x"}, env), changed=True)
     plain = decrypted(path, env)
-    assert plain == original.replace("old,", json.dumps(SECRET) + ",").replace("b]}", 'b], vault_added: "x"}')
+    assert plain == original.replace("old,", json.dumps(SECRET) + ",").replace("b]}", 'b],\n  vault_added: "x"}')
     expected = {"vault_other": "keep me", "vault_redis_password": SECRET, "vault_list": ["a", "b"], "vault_added": "x"}
     assert site_vars(path, sorted(expected), env, whole_file=True) == {
         "inventory": expected,

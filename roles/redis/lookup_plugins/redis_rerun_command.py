@@ -58,7 +58,7 @@ def rerun_command(playbook: str, cliargs: Any) -> str:
     return shlex.join(words)
 
 
-class LookupModule(LookupBase):
+class LookupModule(LookupBase):  # type: ignore[misc]
     def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
         playbook = str(terms[0])
         relative = os.path.relpath(playbook) if os.path.isabs(playbook) else playbook
