@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# Copyright: redis-provisioning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module: apply Redis settings to the running server (CONFIG SET), without a restart."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: redis_live_config
+short_description: Apply settings to a running Redis with CONFIG SET, without a restart
+description:
+  - Reads the current values of O(settings) with C(CONFIG GET) and sets those that differ in one
+    C(CONFIG SET) (Redis 7 sets several parameters at once, all or none), so that Redis keeps
+    running and its clients stay connected.
+  - A value Redis refuses fails the task with Redis's own message, and Redis keeps every old value.
+    Write the settings to the configuration file only after this module succeeded, so that a
+    restart reads the same values.
+  - Values are compared as Redis means them. Memory sizes such as C(200mb) equal C(209715200), and
+    C(yes)/C(no) and whitespace compare without regard to case and spacing.
+  - Only for settings that Redis accepts at run time (its C(MODIFIABLE_CONFIG) parameters). Settings
+    such as C(port), C(bind), C(unixsocket), C(aclfile) or C(databases) need a restart.
+version_added: "1.2.0"
+author:
+  - redis-provisioning contributors
+extends_documentation_fragment:
+  - redis_connection
+options:
+  settings:
+    description: Parameter names (as in C(redis.conf)) and the values they must have.
+    type: dict
+    required: true
+  reload:
+    description:
+      - Parameters to set again even when their value is unchanged, for example C(tls-cert-file),
+        C(tls-key-file) and C(tls-ca-cert-file) after new certificate files were written under the
+        same names. Setting them makes Redis load the files again.
+    type: list
+    elements: str
+    default: []
+  down_ok:
+    description:
+      - When Redis refuses the connection (it is not running), return C(running=false) instead of
+        failing. Redis then reads the settings from its configuration file when it starts.
+    type: bool
+    default: false
+notes:
+  - Supports check mode; it then reports which parameters would change and sets nothing.
+  - Supports diff mode; the diff shows C(name value) lines of the parameters that change.
+"""
+
+EXAMPLES = r"""
+- name: Apply a new memory limit and fsync policy without a restart
+  redis_live_config:
+    password: "{{ redis_password }}"
+    settings:
+      maxmemory: 300mb
+      maxmemory-policy: noeviction
+      appendfsync: everysec
+"""
+
+RETURN = r"""
+changed_keys:
+  description: Parameters that were (in check mode, would be) set.
+  returned: always
+  type: list
+  elements: str
+  sample: [maxmemory]
+running:
+  description: Whether Redis answered. V(false) only with O(down_ok=true).
+  returned: always
+  type: bool
+"""
+
+import re
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.redis_connection import (
+    HAS_REDIS,
+    REDIS_IMPORT_ERROR,
+    RedisCheckError,
+    connection_argument_spec,
+    make_client,
+    with_retries,
+)
+
+# Redis's units (see redis.conf): k/m/g are powers of 1000, kb/mb/gb powers of 1024.
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+_MEMORY = re.compile(r"^([0-9]+)([kmg]?b?)$", re.IGNORECASE)
+
+
+def normalized(value: Any) -> str:
+    """A value as Redis reports it in CONFIG GET: memory sizes in bytes, lower case, single spaces."""
+    text = " ".join(str(value).split()).lower()
+    match = _MEMORY.match(text)
+    if match and match.group(2):
+        return str(int(match.group(1)) * _UNITS[match.group(2)])
+    return text
+
+
+def config_get(client: Any, names: list[str]) -> dict[str, str]:
+    reply = client.execute_command("CONFIG", "GET", *names)
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    pairs = list(reply)
+    return {str(pairs[i]): str(pairs[i + 1]) for i in range(0, len(pairs) - 1, 2)}
+
+
+def apply(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    wanted = {str(k): str(v) for k, v in params["settings"].items()}
+    client = make_client(params)
+    try:
+        current = with_retries(lambda: config_get(client, list(wanted)), params["retries"], params["delay"], params)
+        unknown = sorted(set(wanted) - set(current))
+        if unknown:
+            raise RedisCheckError("error", f"Redis does not know the parameter(s) {', '.join(unknown)}.")
+        changed = [k for k in wanted if normalized(current[k]) != normalized(wanted[k]) or k in params["reload"]]
+        if changed and not check_mode:
+            arguments = [part for key in changed for part in (key, wanted[key])]
+            with_retries(lambda: client.execute_command("CONFIG", "SET", *arguments), 0, 0.0, params)
+    finally:
+        client.close()
+    return {
+        "changed": bool(changed),
+        "changed_keys": changed,
+        "running": True,
+        "diff": {
+            "before": "".join(f"{k} {current[k]}\n" for k in changed),
+            "after": "".join(f"{k} {wanted[k]}\n" for k in changed),
+        },
+    }
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        settings={"type": "dict", "required": True},
+        reload={"type": "list", "elements": "str", "default": []},
+        down_ok={"type": "bool", "default": False},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_REDIS:
+        module.fail_json(msg=missing_required_lib("redis (Debian: python3-redis)"), exception=REDIS_IMPORT_ERROR)
+    try:
+        result = apply(module.params, module.check_mode)
+    except RedisCheckError as exc:
+        if exc.kind == "connection_refused" and module.params["down_ok"]:
+            module.exit_json(changed=False, changed_keys=[], running=False)
+        module.fail_json(msg=str(exc), failure=exc.kind)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
