@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playbook_json import callback_env, json_document
 
 PROJECT = Path(__file__).resolve().parent.parent
 ROLE = PROJECT / "roles" / "redis"
@@ -133,7 +134,9 @@ def run_module(tmp_path: Path) -> RunModule:
     Secrets go through a 0600 extra-vars file, never through argv.
     """
 
-    def run(verbosity: int = 0, check: bool = False, module: str = "redis_auth_ping", **args: object) -> ModuleRun:
+    def run(
+        verbosity: int = 0, check: bool = False, module: str = "redis_auth_ping", diff: bool = False, **args: object
+    ) -> ModuleRun:
         secrets = {k: args.pop(k) for k in ("password", "passwords", "login_passwords") if k in args}
         vars_file = tmp_path / "module-vars.json"
         vars_file.write_text(json.dumps({"test_secrets": secrets}), encoding="utf-8")
@@ -147,9 +150,8 @@ def run_module(tmp_path: Path) -> RunModule:
             ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
             ANSIBLE_LIBRARY=str(ROLE / "library"),
             ANSIBLE_MODULE_UTILS=str(ROLE / "module_utils"),
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
             ANSIBLE_NOCOLOR="1",
+            **callback_env(),
         )
         cmd = [
             str(VENV_BIN / "ansible"),
@@ -171,11 +173,12 @@ def run_module(tmp_path: Path) -> RunModule:
             cmd.append("-" + "v" * verbosity)
         if check:
             cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
         output = proc.stdout + proc.stderr
-        # The JSON document is the last top-level "{" line; verbose lines may come before it.
-        start = proc.stdout.rfind("\n{\n")
-        parsed = json.loads(proc.stdout[start:]) if start >= 0 else json.loads(proc.stdout or "{}")
+        # Verbose lines may come before the JSON document (tools/playbook_json.py finds it).
+        parsed = json_document(proc.stdout) if proc.stdout.strip() else {}
         result: dict[str, object] = {}
         if parsed.get("plays"):
             result = parsed["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -23,6 +23,7 @@ from playbook_json import (
     callback_env,
     parse,
     parse_json,
+    printed_forms,
 )
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -190,6 +191,12 @@ def test_other_output_is_refused(tmp_path: Path) -> None:
         parse(proc.stdout)
     with pytest.raises(PlaybookOutputError):
         parse_json("")
+
+
+def test_printed_forms() -> None:
+    """A secret is looked for as it is and as the JSON callbacks print it."""
+    secret = 'Rot\'ation "2" $HOME \\n é'
+    assert printed_forms([secret, "plain"]) == {secret, 'Rot\'ation \\"2\\" $HOME \\\\n \\u00e9', "plain"}
 
 
 def test_molecule_filters(tmp_path: Path) -> None:
