@@ -90,6 +90,7 @@ gid_sharers:
   type: dict
 """
 
+import contextlib
 import grp
 import os
 import pwd
@@ -101,10 +102,8 @@ from ansible.module_utils.basic import AnsibleModule
 def gid_sharers(gid: int) -> list[str]:
     """Accounts whose primary group is gid, and the members of the group with that gid."""
     sharers = [entry.pw_name for entry in pwd.getpwall() if entry.pw_gid == gid]
-    try:
+    with contextlib.suppress(KeyError):
         sharers += [member for member in grp.getgrgid(gid).gr_mem if member not in sharers]
-    except KeyError:
-        pass
     return sharers
 
 
