@@ -37,7 +37,8 @@ def test_sets_what_differs_once_and_keeps_running(start_redis: StartRedis, run_m
     changed = run_module(module="redis_live_config", port=server.port, password=PASSWORD, settings=wanted)
     assert changed.returncode == 0, changed.output
     assert changed.result["changed"] is True
-    assert sorted(changed.result["changed_keys"]) == ["appendfsync", "maxmemory", "maxmemory-policy"]
+    keys = changed.result["changed_keys"]
+    assert isinstance(keys, list) and sorted(keys) == ["appendfsync", "maxmemory", "maxmemory-policy"]
     assert config(server, "maxmemory", "appendfsync", "maxmemory-policy") == {
         "maxmemory": str(300 * 1024 * 1024),
         "appendfsync": "always",
