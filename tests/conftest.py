@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playbook_json import callback_env, json_document
@@ -20,6 +22,16 @@ from playbook_json import callback_env, json_document
 PROJECT = Path(__file__).resolve().parent.parent
 ROLE = PROJECT / "roles" / "redis"
 VENV_BIN = Path(sys.executable).parent
+
+
+def load_module_utils(name: str) -> Any:
+    """One of the role's module_utils as a plain Python module (they import nothing from Ansible)."""
+    spec = importlib.util.spec_from_file_location(name, ROLE / "module_utils" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import string
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -20,11 +21,13 @@ def load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
 filters = load(ROLE / "filter_plugins" / "redis_filters.py")
+dotenv = load(ROLE / "module_utils" / "redis_dotenv.py")  # the quoting redis_env_file writes with
 tests = load(ROLE / "test_plugins" / "redis_tests.py")
 
 
@@ -51,27 +54,27 @@ def read_back(line: str, environ: dict[str, str] | None = None) -> str | None:
     ],
 )
 def test_dotenv_quote_reads_back_exactly(password: str) -> None:
-    line = "REDIS_PASSWORD=" + filters.dotenv_quote(password)
+    line = "REDIS_PASSWORD=" + dotenv.dotenv_quote(password)
     assert read_back(line, {"HOME": "/root-should-not-appear"}) == password
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", "")))
 def test_dotenv_quote_round_trips_any_printable_ascii(password: str) -> None:
-    assert read_back("REDIS_PASSWORD=" + filters.dotenv_quote(password), {"USER": "someone"}) == password
+    assert read_back("REDIS_PASSWORD=" + dotenv.dotenv_quote(password), {"USER": "someone"}) == password
 
 
 def test_plain_passwords_stay_plain_for_other_env_readers() -> None:
     # openssl rand -base64 output needs no escaping: docker compose reads the same value.
     assert (
-        filters.dotenv_quote("K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk=")
+        dotenv.dotenv_quote("K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk=")
         == "'K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk='"
     )
 
 
 def test_dotenv_quote_rejects_non_strings() -> None:
     with pytest.raises(TypeError):
-        filters.dotenv_quote(123)
+        dotenv.dotenv_quote(123)
 
 
 @pytest.mark.parametrize(
@@ -106,3 +109,29 @@ def test_ip_address_accepts_addresses(address: str) -> None:
 @pytest.mark.parametrize("address", ["localhost", "127.0.0.256", "redis.example.internal", "", "*"])
 def test_ip_address_rejects_names(address: str) -> None:
     assert not tests.ip_address(address)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["/opt/hsi/.env"], [{"path": "/opt/hsi/.env", "owner": "root", "group": "root"}]),
+        ([{"path": "/opt/hsi/.env", "owner": "hsi"}], [{"path": "/opt/hsi/.env", "owner": "hsi", "group": "root"}]),
+        ([], []),
+    ],
+)
+def test_env_file_items_accept_paths_and_items(given: object, expected: object) -> None:
+    assert filters.env_file_items(given) == expected
+
+
+@pytest.mark.parametrize("given", [[{"owner": "root"}], [{"path": "/x", "mode": "0644"}], [42], "/opt/hsi/.env"])
+def test_env_file_items_refuse_other_shapes(given: object) -> None:
+    with pytest.raises((TypeError, ValueError), match="redis_client_env_files"):
+        filters.env_file_items(given)
+
+
+@pytest.mark.parametrize(
+    ("password", "strong"),
+    [("a" * 32, True), ("a" * 31, False), ("a" * 40 + "\n", False), ("a" * 40 + "\x7f", False), (None, False)],
+)
+def test_strong_password_is_the_one_rule(password: object, strong: bool) -> None:
+    assert tests.strong_password(password) is strong

@@ -1,31 +1,12 @@
 # Copyright: redis-provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the redis role: env-file quoting for python-dotenv, Redis memory sizes, env-file items."""
+"""Filters of the redis role: Redis memory sizes, env-file items."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from typing import Any
-
-# python-dotenv expands ${NAME} and ${NAME:-default} even inside single quotes and has no
-# escape for it. ${:-$} expands to a literal "$" (no variable can have an empty name), so
-# writing it for every "$" that starts "${" keeps the value literal.
-_LITERAL_DOLLAR = "${:-$}"
-
-
-def dotenv_quote(value: str) -> str:
-    """Quote value so that python-dotenv reads it back byte-for-byte.
-
-    Single quotes: python-dotenv then only decodes \\\\ and \\' (and still expands ${...}).
-    Plain values without a quote, backslash or "${" stay as they are inside the quotes, so
-    other .env readers such as docker compose read the same value.
-    """
-    if not isinstance(value, str):
-        raise TypeError(f"dotenv_quote expects a string, got {type(value).__name__}")
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("${", _LITERAL_DOLLAR + "{")
-    return f"'{escaped}'"
-
 
 # Redis's own units (see redis.conf): k/m/g are powers of 1000, kb/mb/gb powers of 1024.
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -64,7 +45,6 @@ def env_file_items(value: Any) -> list[dict[str, str]]:
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "redis_dotenv_quote": dotenv_quote,
             "redis_memory_bytes": memory_bytes,
             "redis_env_file_items": env_file_items,
         }

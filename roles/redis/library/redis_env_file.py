@@ -129,7 +129,7 @@ attributes_changed:
   type: bool
   sample: false
 uid:
-  description: Owner of the file afterwards (in check mode, as it is now); added by Ansible for every result with a path.
+  description: Owner of the file afterwards (in check mode, as it is now); Ansible adds it to a result with a path.
   returned: success, when the file exists
   type: int
   sample: 1001
@@ -164,7 +164,9 @@ state:
   type: str
   sample: file
 removed_temp_files:
-  description: Temporary files of an interrupted earlier run that were removed (not in check mode).
+  description:
+    - Temporary files of an interrupted earlier run that were removed; removing one is a change.
+    - Always empty in check mode (they are only looked for when the module writes).
   returned: success
   type: list
   elements: str
@@ -183,6 +185,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_dotenv import (
     KEY_RE,
     Edit,
+    EditError,
     masked_text,
     remove_stale_temp_files,
     set_keys,
@@ -257,6 +260,11 @@ def read_existing(path: str) -> tuple[str | None, os.stat_result | None]:
     return data.decode("utf-8", errors="surrogateescape"), info
 
 
+def printable(text: str) -> str:
+    """Text for the diff: bytes that are not UTF-8 (kept as surrogates) shown as U+FFFD."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 def selinux_hook(module: Any, path: str) -> Callable[[str], None] | None:
     """On SELinux hosts: give the temporary file the context of the file it replaces (or the default one)."""
     if not module.selinux_enabled():
@@ -293,7 +301,7 @@ def run(module: Any) -> dict[str, Any]:
     )
     changed = created or attributes_changed or new_text != old_text
 
-    if mode & 0o007 and any(value is not None for value in secrets.values()):
+    if mode & 0o004 and any(value is not None for value in secrets.values()):
         module.warn(f"mode {mode:04o} lets every user of the host read the secrets in {path}; use 0600 or 0640")
 
     result: dict[str, Any] = {
@@ -313,8 +321,8 @@ def run(module: Any) -> dict[str, Any]:
                 {
                     "before_header": path if not created else f"{path} (absent)",
                     "after_header": path,
-                    "before": masked_text(edit.before, settings, hidden),
-                    "after": masked_text(edit.after, settings, hidden),
+                    "before": printable(masked_text(edit.before, settings, hidden)),
+                    "after": printable(masked_text(edit.after, settings, hidden)),
                 }
             )
         if attributes_changed and info is not None:
@@ -331,6 +339,7 @@ def run(module: Any) -> dict[str, Any]:
     if module.check_mode:
         return result
     result["removed_temp_files"] = remove_stale_temp_files(path)
+    result["changed"] = changed or bool(result["removed_temp_files"])
     if changed:
         data = new_text.encode("utf-8", errors="surrogateescape")
         write_atomic(path, data, uid, gid, mode, selinux_hook(module, path))
@@ -351,7 +360,7 @@ def main() -> None:
     )
     try:
         result = run(module)
-    except (EnvFileError, OSError) as exc:
+    except (EnvFileError, EditError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

@@ -18,7 +18,7 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote as url_quote
 
 MASK = "********"
@@ -95,7 +95,9 @@ _LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
 class _ParseError(Exception):
-    pass
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos  # where the parse failed: python-dotenv skips the rest of the line from there
 
 
 @dataclass
@@ -119,7 +121,7 @@ class Segment:
 def _match(regex: re.Pattern[str], text: str, pos: int) -> re.Match[str]:
     found = regex.match(text, pos)
     if found is None:
-        raise _ParseError
+        raise _ParseError(pos)
     return found
 
 
@@ -195,8 +197,8 @@ def parse(text: str) -> list[Segment]:
             break
         try:
             segment, pos = _binding(text, start, pos)
-        except _ParseError:
-            rest = _REST_OF_LINE.match(text, pos)
+        except _ParseError as exc:
+            rest = _REST_OF_LINE.match(text, exc.pos)
             assert rest is not None  # matches the empty string at worst
             segment = Segment("error", text[start : rest.end()], line_break=rest.group(1) or "")
             pos = rest.end()
@@ -252,18 +254,57 @@ def set_keys(text: str, wanted: Mapping[str, str | None], quoted: Iterable[str] 
         else:
             changed.add(key)
             after.append(
-                Segment("binding", line, segment.indent, segment.export, key, value, segment.line_break, modified=True)
+                Segment(
+                    "binding", line, segment.indent, segment.export, key, _read(line), segment.line_break, modified=True
+                )
             )
     newline = newline_of(text)
     for key, value in wanted.items():
         if value is None or key in seen:
             continue
         if after and not after[-1].text.endswith(("\n", "\r")):
-            after.append(Segment("space", newline))
+            # The last line gets the line break it lacks (python-dotenv counts it to that line).
+            last = after[-1]
+            after[-1] = replace(last, text=last.text + newline, line_break=last.line_break or newline)
         line = f"{key}={render_value(value, key in quoted)}{newline}"
-        after.append(Segment("binding", line, key=key, value=value, line_break=newline, modified=True))
+        after.append(Segment("binding", line, key=key, value=_read(line), line_break=newline, modified=True))
         changed.add(key)
-    return Edit(before, after, [key for key in wanted if key in changed])
+    edit = Edit(before, after, [key for key in wanted if key in changed])
+    _verify(edit)
+    return edit
+
+
+class EditError(ValueError):
+    """The edited file would not read back as intended (the message holds no value)."""
+
+
+def _read(line: str) -> str | None:
+    """The value of a KEY=... line as python-dotenv decodes it (before ${...} expansion)."""
+    return next(s.value for s in parse(line) if s.kind == "binding")
+
+
+def _structure(segments: Iterable[Segment]) -> list[tuple[str, str | None, str | None]]:
+    """What python-dotenv makes of the segments: each binding's key and value, and the unparsable lines."""
+    return [(s.kind, s.key, s.value) for s in segments if s.kind in ("binding", "error")]
+
+
+def _verify(edit: Edit) -> None:
+    """Parse the new text again: it must consist of exactly the intended bindings. A quote the
+    file leaves open, for instance, could otherwise swallow an appended line."""
+    if _structure(parse(edit.text)) == _structure(edit.after):
+        return
+    text = "".join(segment.text for segment in edit.before)
+    where = ""
+    offset = 0
+    for segment in edit.before:
+        if segment.kind == "error":
+            where = f" (see line {len(_LINE_BREAK.findall(text[:offset])) + 1})"
+            break
+        offset += len(segment.text)
+    raise EditError(
+        f"python-dotenv would not read the changed file as intended: a quote in it is probably not closed{where}, "
+        "so that changed lines would become part of another value. Fix the file first."
+    )
 
 
 def sensitive_strings(values: Iterable[str]) -> list[str]:
@@ -271,7 +312,9 @@ def sensitive_strings(values: Iterable[str]) -> list[str]:
     forms: set[str] = set()
     for value in values:
         if value:
-            forms.update({value, dotenv_quote(value)[1:-1], url_quote(value, safe="")})
+            # A value read from the file may still hold the quoting's ${:-$}{ for "${".
+            for plain in {value, value.replace(_LITERAL_DOLLAR + "{", "${")}:
+                forms.update({plain, dotenv_quote(plain)[1:-1], url_quote(plain, safe="")})
     return sorted((form for form in forms if form), key=len, reverse=True)
 
 
