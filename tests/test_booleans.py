@@ -7,18 +7,15 @@ and the validation, which reacts to most of them, proves it for real with the va
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from playbook_json import PlaybookRun, callback_env, parse_json
-from test_validation import GOOD_PASSWORD
+from playbook_json import PlaybookRun
+from test_validation import GOOD_PASSWORD, run_role
 
 PROJECT = Path(__file__).resolve().parent.parent
 ROLE = PROJECT / "roles/redis"
@@ -73,31 +70,9 @@ def test_the_role_reads_the_option_through_bool(option: str) -> None:
 
 def run_validation(tmp_path: Path, strings: dict[str, str], extra: dict[str, Any]) -> PlaybookRun:
     """The role's validation on localhost with `strings` passed as `-e name=value` (strings)."""
-    vars_file = tmp_path / "vars.yml"
-    vars_file.write_text(yaml.safe_dump({"redis_password": GOOD_PASSWORD, **extra}), encoding="utf-8")
-    vars_file.chmod(0o600)
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "--check",
-            "--tags",
-            "redis_validate",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{vars_file}",
-            *[arg for name, value in strings.items() for arg in ("-e", f"{name}={value}")],
-            str(PROJECT / "tests/playbooks/role-on-localhost.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), **callback_env()),
-        timeout=180,
-        check=False,
-    )
-    return parse_json(proc.stdout)
+    options = tuple(arg for name, value in strings.items() for arg in ("-e", f"{name}={value}"))
+    _, run = run_role(tmp_path, {"redis_password": GOOD_PASSWORD, **extra}, only_validation=True, cli=options)
+    return run
 
 
 TLS_BROKEN = {"redis_tls_port": 6379}  # TLS on the plain port: refused when TLS is on

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
-from playbook_json import callback_env, parse_json
-from test_validation import GOOD_PASSWORD
+from test_validation import GOOD_PASSWORD, run_role
 
 PROJECT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(
@@ -50,26 +46,14 @@ def test_the_guard_shows_the_command_of_the_refused_run(tmp_path: Path) -> None:
     state.write_text("pending\n", encoding="utf-8")
     vault_key = tmp_path / "vault-key"
     vault_key.write_text("test vault key\n", encoding="utf-8")
-    vars_file = tmp_path / "vars.yml"
-    vars_file.write_text(f"redis_password: {GOOD_PASSWORD}\nredis_rotation_state_file: {state}\n", encoding="utf-8")
-    vars_file.chmod(0o600)
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            *("-i", "localhost,", "--check", "--vault-password-file", str(vault_key)),
-            *("-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{vars_file}"),
-            str(PROJECT / "tests/playbooks/role-on-localhost.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), **callback_env()),
-        timeout=180,
-        check=False,
-        cwd=PROJECT,
+    proc, run = run_role(
+        tmp_path,
+        {"redis_password": GOOD_PASSWORD, "redis_rotation_state_file": str(state)},
+        only_validation=False,
+        cli=("--vault-password-file", str(vault_key)),
     )
-    message = " ".join(
-        parse_json(proc.stdout).task("redis : Check that no password rotation is half done", "localhost").msg.split()
-    )
+    message = " ".join(run.task("redis : Check that no password rotation is half done", "localhost").msg.split())
     assert proc.returncode != 0
-    expected = f"-i localhost, --vault-password-file {vault_key} -e @{vars_file} playbooks/rotate-password.yml"
-    assert message.endswith(f"ansible-playbook {expected}"), message
+    vars_file = tmp_path / "vars.json"
+    expected = f"--vault-password-file {vault_key} -e @{vars_file} playbooks/rotate-password.yml"
+    assert message.endswith(f"ansible-playbook -i localhost, {expected}"), message

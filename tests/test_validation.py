@@ -22,9 +22,16 @@ GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
 
 
 def run_role(
-    tmp_path: Path, extra_vars: dict[str, object], only_validation: bool, extra_files: tuple[Path, ...] = ()
+    tmp_path: Path,
+    extra_vars: dict[str, object],
+    only_validation: bool,
+    extra_files: tuple[Path, ...] = (),
+    cli: tuple[str, ...] = (),
 ) -> tuple[subprocess.CompletedProcess[str], PlaybookRun]:
-    """The run (its raw output, for secrets) and its results, from the JSON callback."""
+    """The role on localhost in check mode: the run (its raw output, for secrets) and its results.
+
+    extra_vars go through a 0600 file; `cli` adds options as an operator types them (`-e name=false`).
+    """
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
     vars_file.chmod(0o600)
@@ -47,6 +54,7 @@ def run_role(
             "-e",
             f"@{vars_file}",
             *[arg for path in extra_files for arg in ("-e", f"@{path}")],
+            *cli,
             str(PROJECT / "tests/playbooks/role-on-localhost.yml"),
         ],
         capture_output=True,
@@ -54,6 +62,7 @@ def run_role(
         env=env,
         timeout=180,
         check=False,
+        cwd=PROJECT,
     )
     return proc, parse_json(proc.stdout)
 
@@ -71,7 +80,10 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
     "port out of range": ({"redis_port": 70000}, "redis_port=70000 is not a TCP port"),
     "host name as bind": ({"redis_bind": ["127.0.0.1", "localhost"]}, "not addresses: localhost"),
     "empty bind list": ({"redis_bind": []}, "redis_bind must list IP addresses"),
-    "unknown deployment size": ({"redis_deployment_size": "huge"}, "redis_deployment_size must be one of"),
+    "unknown deployment size": (
+        {"redis_deployment_size": "huge"},
+        "Unknown deployment size huge (known: small, medium, large)",
+    ),
     "bad maxmemory": (
         {"redis_maxmemory": "lots"},
         "redis_maxmemory=lots or a value of redis_maxmemory_by_size is not a size",
@@ -88,7 +100,10 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
     "unknown container runtime": ({"redis_container_runtime": "lxc"}, "redis_container_runtime must be one of"),
     "unknown eviction policy": ({"redis_maxmemory_policy": "evict-all"}, "redis_maxmemory_policy must be one of"),
     "relative env file": ({"redis_client_env_files": [{"path": "hsi/.env"}]}, "is not an absolute path"),
-    "env file without path": ({"redis_client_env_files": [{"owner": "root"}]}, "missing required arguments: path"),
+    "env file without path": (
+        {"redis_client_env_files": [{"owner": "root"}]},
+        "is neither a path nor a {path, owner, group} item",
+    ),
     "env file directory missing": (
         {"redis_client_env_files": [{"path": "/nonexistent-hsi/.env"}]},
         "the directory /nonexistent-hsi of /nonexistent-hsi/.env does not exist",
@@ -244,6 +259,7 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         {"redis_password": "", "redis_dev_no_password": True},
         {"redis_bind": ["0.0.0.0", "-::1", "10.0.0.5"], "redis_maxmemory": "1gb", "redis_port": 6380},
         {"redis_client_env_files": [{"path": "/tmp/hsi.env", "owner": "root", "group": "root"}]},
+        {"redis_client_env_files": ["/tmp/hsi.env"]},
         {"redis_extra_config": {"tcp-keepalive": 60, "loglevel": "verbose"}},
         {"redis_client_services": [{"systemd": "hsi.service"}, {"command": ["docker", "compose", "up"], "chdir": "/"}]},
         {
@@ -272,6 +288,7 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         "development mode without password",
         "custom network and memory",
         "env file",
+        "env file as a plain path",
         "extra config",
         "client services",
         "mutual TLS",
