@@ -24,14 +24,19 @@ ROLE = PROJECT / "roles" / "redis"
 VENV_BIN = Path(sys.executable).parent
 
 
-def load_module_utils(name: str) -> Any:
-    """One of the role's module_utils as a plain Python module (they import nothing from Ansible)."""
-    spec = importlib.util.spec_from_file_location(name, ROLE / "module_utils" / f"{name}.py")
+def load_python(path: Path) -> Any:
+    """A Python file of the role (a plugin, a module_utils) as a module, without Ansible's loader."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_module_utils(name: str) -> Any:
+    """One of the role's module_utils (they import nothing from Ansible)."""
+    return load_python(ROLE / "module_utils" / f"{name}.py")
 
 
 def free_port() -> int:
@@ -139,6 +144,49 @@ class ModuleRun:
 RunModule = Callable[..., ModuleRun]
 
 
+def run_adhoc(
+    tmp_path: Path,
+    module: str,
+    module_args: dict[str, object],
+    secrets: object,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+) -> ModuleRun:
+    """One of the role's modules, through real Ansible (ad hoc, JSON callback), against localhost.
+
+    `secrets` go through a 0600 extra-vars file as `test_secrets`, never through argv: the module
+    arguments refer to them with templates.
+    """
+    vars_file = tmp_path / "module-vars.json"
+    vars_file.write_text(json.dumps({"test_secrets": secrets}), encoding="utf-8")
+    vars_file.chmod(0o600)
+    env = dict(
+        os.environ,
+        PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+        ANSIBLE_LIBRARY=str(ROLE / "library"),
+        ANSIBLE_MODULE_UTILS=str(ROLE / "module_utils"),
+        **callback_env(),
+    )
+    cmd = [
+        str(VENV_BIN / "ansible"),
+        *("localhost", "-c", "local", "-i", "localhost,"),
+        *("-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{vars_file}"),
+        *("-m", module, "-a", json.dumps(module_args)),
+        *(["-" + "v" * verbosity] if verbosity else []),
+        *(["--check"] if check else []),
+        *(["--diff"] if diff else []),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    # Verbose lines may come before the JSON document (tools/playbook_json.py finds it).
+    parsed = json_document(proc.stdout) if proc.stdout.strip() else {}
+    result: dict[str, object] = {}
+    if parsed.get("plays"):
+        result = parsed["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return ModuleRun(result, proc.stdout + proc.stderr, proc.returncode)
+
+
 @pytest.fixture
 def run_module(tmp_path: Path) -> RunModule:
     """Run one of the role's modules through real Ansible (ad-hoc, JSON callback) against localhost.
@@ -150,50 +198,9 @@ def run_module(tmp_path: Path) -> RunModule:
         verbosity: int = 0, check: bool = False, module: str = "redis_auth_ping", diff: bool = False, **args: object
     ) -> ModuleRun:
         secrets = {k: args.pop(k) for k in ("password", "passwords", "login_passwords") if k in args}
-        vars_file = tmp_path / "module-vars.json"
-        vars_file.write_text(json.dumps({"test_secrets": secrets}), encoding="utf-8")
-        vars_file.chmod(0o600)
         module_args = dict(args)
         for key in secrets:
             module_args[key] = f"{{{{ test_secrets['{key}'] }}}}"
-        env = dict(
-            os.environ,
-            PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-            ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-            ANSIBLE_LIBRARY=str(ROLE / "library"),
-            ANSIBLE_MODULE_UTILS=str(ROLE / "module_utils"),
-            ANSIBLE_NOCOLOR="1",
-            **callback_env(),
-        )
-        cmd = [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{vars_file}",
-            "-m",
-            module,
-            "-a",
-            json.dumps(module_args),
-        ]
-        if verbosity:
-            cmd.append("-" + "v" * verbosity)
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
-        output = proc.stdout + proc.stderr
-        # Verbose lines may come before the JSON document (tools/playbook_json.py finds it).
-        parsed = json_document(proc.stdout) if proc.stdout.strip() else {}
-        result: dict[str, object] = {}
-        if parsed.get("plays"):
-            result = parsed["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        return ModuleRun(result, output, proc.returncode)
+        return run_adhoc(tmp_path, module, module_args, secrets, check=check, diff=diff, verbosity=verbosity)
 
     return run

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import string
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import ROLE, load_python
 from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROLE = Path(__file__).resolve().parent.parent / "roles" / "redis"
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-filters = load(ROLE / "filter_plugins" / "redis_filters.py")
-dotenv = load(ROLE / "module_utils" / "redis_dotenv.py")  # the quoting redis_env_file writes with
-tests = load(ROLE / "test_plugins" / "redis_tests.py")
+filters = load_python(ROLE / "filter_plugins" / "redis_filters.py")
+dotenv = load_python(ROLE / "module_utils" / "redis_dotenv.py")  # the quoting redis_env_file writes with
+tests = load_python(ROLE / "test_plugins" / "redis_tests.py")
 
 
 def read_back(line: str, environ: dict[str, str] | None = None) -> str | None:

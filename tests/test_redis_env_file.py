@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import fcntl
-import importlib.util
 import io
 import json
 import os
@@ -21,30 +20,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import PROJECT, ROLE, VENV_BIN
+from conftest import PROJECT, ROLE, VENV_BIN, load_python, run_adhoc
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from playbook_json import callback_env, json_document
 
 DOTENV_PATH = ROLE / "module_utils" / "redis_dotenv.py"
 
 
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-dotenv_utils = load(DOTENV_PATH)
+dotenv_utils = load_python(DOTENV_PATH)
 quoted = dotenv_utils.dotenv_quote
 
 PASSWORD = "S3cret 'single' \"double\" $HOME ${HOME} ${X:-y} # hash \\ back\\\\ end\\"
@@ -82,47 +70,11 @@ def run_env(tmp_path: Path) -> RunEnv:
     def run(
         check: bool = False, diff: bool = False, secrets: dict[str, str | None] | None = None, **args: Any
     ) -> EnvRun:
-        vars_file = tmp_path / "env-module-vars.json"
-        vars_file.write_text(json.dumps({"test_secrets": secrets or {}}), encoding="utf-8")
-        vars_file.chmod(0o600)
         module_args = dict(args)
         if secrets is not None:
             module_args["secrets"] = "{{ test_secrets }}"
-        env = dict(
-            os.environ,
-            PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-            ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-            ANSIBLE_LIBRARY=str(ROLE / "library"),
-            ANSIBLE_MODULE_UTILS=str(ROLE / "module_utils"),
-            ANSIBLE_NOCOLOR="1",
-            **callback_env(),
-        )
-        cmd = [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-c",
-            "local",
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{vars_file}",
-            "-m",
-            "redis_env_file",
-            "-a",
-            json.dumps(module_args),
-        ]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
-        parsed = json_document(proc.stdout) if proc.stdout.strip() else {}
-        result: dict[str, Any] = {}
-        if parsed.get("plays"):
-            result = parsed["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        return EnvRun(result, proc.stdout + proc.stderr, proc.returncode)
+        run = run_adhoc(tmp_path, "redis_env_file", module_args, secrets or {}, check=check, diff=diff)
+        return EnvRun(run.result, run.output, run.returncode)
 
     return run
 
