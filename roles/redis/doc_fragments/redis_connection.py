@@ -7,6 +7,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - redis-py (Debian C(python3-redis), installed by the role) on the host that runs the module
 options:
   host:
     description: Host name or IP address of the Redis server. Ignored when O(unix_socket) is set.

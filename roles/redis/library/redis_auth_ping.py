@@ -22,8 +22,6 @@ author:
   - redis-provisioning contributors
 extends_documentation_fragment:
   - redis_connection
-requirements:
-  - redis-py (Debian C(python3-redis)) on the host that runs the module
 options:
   expect_auth_required:
     description:

@@ -24,8 +24,6 @@ author:
   - redis-provisioning contributors
 extends_documentation_fragment:
   - redis_connection
-requirements:
-  - redis-py (Debian C(python3-redis)) on the host that runs the module
 options:
   login_passwords:
     description:
