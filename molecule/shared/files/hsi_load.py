@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An HSI-like client under which settings change: queue writes and reads at a steady rate.
 
-Usage: hsi_load.py PORT RATE STOP_FILE MAX_SECONDS   (the password comes on stdin, never in argv)
+Usage: hsi_load.py PORT RATE STOP_FILE MAX_SECONDS [CA_FILE CERT_FILE KEY_FILE]
+(the password comes on stdin, never in argv; with the three files it connects with TLS)
 
 Pushes and pops `hsi:queue:live` items at RATE operations a second and opens a new connection
 every 50 operations, as a worker that reconnects would, until STOP_FILE exists or MAX_SECONDS
@@ -26,9 +27,16 @@ RECONNECT_EVERY = 50
 def main() -> None:
     port, rate, stop_file, max_seconds = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
     password = sys.stdin.readline().rstrip("\n")
+    tls = (
+        {"ssl": True, "ssl_ca_certs": sys.argv[5], "ssl_certfile": sys.argv[6], "ssl_keyfile": sys.argv[7]}
+        if len(sys.argv) > 7
+        else {}
+    )
 
     def connect() -> redis.Redis:
-        return redis.Redis(port=port, password=password, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=port, password=password, socket_timeout=2, socket_connect_timeout=2, **tls
+        )
 
     client = connect()
     client.delete(KEY)
