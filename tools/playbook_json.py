@@ -30,6 +30,7 @@ JSONL_CALLBACK = "ansible.posix.jsonl"
 STATS_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 # A task begins (v2_runner_on_start: per host, under a strategy other than linear).
 _START_EVENTS = ("v2_playbook_on_task_start", "v2_playbook_on_handler_task_start", "v2_runner_on_start")
+_FLAGS = ("unreachable", "failed", "skipped", "changed")  # in the order that decides a result's status
 _RESULT_EVENTS = ("v2_runner_on_ok", "v2_runner_on_failed", "v2_runner_on_skipped", "v2_runner_on_unreachable")
 
 
@@ -40,6 +41,12 @@ _TRACEBACK = "Traceback (most recent call last):\n"
 
 class PlaybookOutputError(ValueError):
     """The output holds no result document of the expected callback."""
+
+
+def printed_forms(secrets: Iterable[str]) -> set[str]:
+    """What to look for in a JSON run's output: each secret as it is and as the JSON callbacks
+    escape it (quotes, backslashes, control and non-ASCII characters)."""
+    return {form for secret in secrets for form in (secret, json.dumps(secret)[1:-1])}
 
 
 def callback_env(callback: str = JSON_CALLBACK) -> dict[str, str]:
@@ -62,30 +69,20 @@ class TaskResult:
     host: str
     handler: bool
     result: Mapping[str, Any]
+    # What the result says (false where it says nothing).
+    unreachable: bool = field(init=False)
+    failed: bool = field(init=False)
+    skipped: bool = field(init=False)
+    changed: bool = field(init=False)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.result.get("changed", False))
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.result.get("failed", False))
-
-    @property
-    def skipped(self) -> bool:
-        return bool(self.result.get("skipped", False))
-
-    @property
-    def unreachable(self) -> bool:
-        return bool(self.result.get("unreachable", False))
+    def __post_init__(self) -> None:
+        for flag in _FLAGS:
+            object.__setattr__(self, flag, bool(self.result.get(flag, False)))
 
     @property
     def status(self) -> str:
         """The word of the default callback's line: unreachable, failed, skipped, changed or ok."""
-        for status in ("unreachable", "failed", "skipped", "changed"):
-            if getattr(self, status):
-                return status
-        return "ok"
+        return next((flag for flag in _FLAGS if getattr(self, flag)), "ok")
 
     @property
     def msg(self) -> str:
@@ -127,6 +124,7 @@ class TaskResult:
             "skipped": self.skipped,
             "unreachable": self.unreachable,
             "msg": self.msg,
+            "error": self.error,
             "result": dict(self.result),
         }
 
@@ -144,9 +142,14 @@ class PlaybookRun:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     finished: bool = False
 
-    def tasks(self, name: str, host: str | None = None, handler: bool | None = None) -> list[TaskResult]:
-        """The results of the task (or handler) of that name (`role : task` for a role's), on the host if given."""
-        return [r for r in self.results if r.task == name and host in (None, r.host) and handler in (None, r.handler)]
+    def tasks(self, name: str | None = None, host: str | None = None, handler: bool | None = None) -> list[TaskResult]:
+        """The results of the task (or handler) of that name (`role : task` for a role's), on the host if
+        given; those of every task without a name."""
+        return [
+            r
+            for r in self.results
+            if name in (None, r.task) and host in (None, r.host) and handler in (None, r.handler)
+        ]
 
     def task(self, name: str, host: str, handler: bool | None = None) -> TaskResult:
         """The one result of that task on that host; an error when it ran there not exactly once."""
@@ -213,15 +216,15 @@ def _in_handlers(task: Mapping[str, Any]) -> bool:
 
 
 def json_document(stdout: str) -> dict[str, Any]:
-    """The ansible.posix.json document: the last line that is `{` starts it (text such as a pause
-    module's prompt or verbose lines may come before it)."""
+    """The ansible.posix.json document: the last line that starts one (text such as a pause
+    module's prompt or verbose lines may come before it; ANSIBLE_JSON_INDENT=0 prints it on one line)."""
     decoder = json.JSONDecoder()
     lines = stdout.splitlines(keepends=True)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
     for index in range(len(lines) - 1, -1, -1):
-        if lines[index].rstrip("\r\n") != "{":
+        if not lines[index].startswith("{"):
             continue
         try:
             document, _ = decoder.raw_decode(stdout, offsets[index])

@@ -13,6 +13,8 @@ passwords go to redis-cli on stdin and to ansible-playbook in 0600 files, never 
 4. site.yml afterwards changes nothing; Redis never restarted; no secret in any output.
 
 The report (JSON) goes to the path given; verify.yml checks it together with the client logs.
+Every run prints its events as JSON lines (ansible.posix.jsonl, tools/playbook_json.py): what a run
+did is read from them, and a run is killed at the event that starts a step's play.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from io import StringIO
 from pathlib import Path
 
 from dotenv import dotenv_values
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from playbook_json import JSONL_CALLBACK, TRACEBACK_ENV, JsonlReader, PlaybookRun, callback_env, printed_forms
 
 ENV_FILE = "/opt/hsi/.env"
 ACL_FILE = "/etc/redis/users.acl"
@@ -119,8 +124,11 @@ class Harness:
 
     def playbook(
         self, name: str, *extra: str, kill_before_step: int = 0, verbosity: str = "-vvv"
-    ) -> tuple[int, str, float]:
-        """Run a playbook; with kill_before_step, SIGKILL it as soon as that step's play begins."""
+    ) -> tuple[int, PlaybookRun, float]:
+        """Run a playbook; with kill_before_step, SIGKILL it as soon as that step's play begins.
+
+        Its whole output (events and verbose lines) is kept for the search for secrets. With the
+        tracebacks of errors, the events hold every error the default callback would show."""
         cmd = [
             "ansible-playbook",
             "-i",
@@ -137,15 +145,24 @@ class Harness:
         if verbosity:
             cmd.append(verbosity)
         started = time.monotonic()
+        env = dict(os.environ, **callback_env(JSONL_CALLBACK), **TRACEBACK_ENV)
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env
         )
         assert proc.stdout is not None
         output: list[str] = []
+        reader = JsonlReader()
         killed = False
         for line in proc.stdout:
             output.append(line)
-            if kill_before_step and not killed and line.startswith(f"PLAY [Rotation {kill_before_step}/{STEPS}"):
+            event = reader.feed(line)
+            if (
+                kill_before_step
+                and not killed
+                and event
+                and event["_event"] == "v2_playbook_on_play_start"
+                and event["play"]["name"].startswith(f"Rotation {kill_before_step}/{STEPS}")
+            ):
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
         rc = proc.wait()
@@ -156,16 +173,17 @@ class Harness:
         log.write_text(text, encoding="utf-8")
         if kill_before_step:
             check(killed, f"the run ended before step {kill_before_step} began (rc={rc}); see {log}")
-        return rc, text, elapsed
+        return rc, reader.run, elapsed
 
     def all_accept_their_env_password(self) -> None:
         for host in self.hosts:
             check(self.accepts(host, self.env_password(host)), f"{host} refuses the password in its env file")
 
 
-def per_host_seconds(output: str) -> dict[str, float]:
-    found = re.findall(r"Rotation \S+ on (\S+): .*?([0-9.]+) s for this host", output.replace("\n", " "))
-    return {host: float(seconds) for host, seconds in found}
+def per_host_seconds(run: PlaybookRun) -> dict[str, float]:
+    """The time each host took, from the message of the report that the rotation prints for it."""
+    found = {r.host: re.search(r"([0-9.]+) s for this host", r.msg) for r in run.tasks("redis : Report this host")}
+    return {host: float(match.group(1)) for host, match in found.items() if match}
 
 
 def client_report(h: Harness, host: str, password: str) -> dict[str, object]:
@@ -255,13 +273,13 @@ def main() -> int:
                 )
                 h.redis(host, new, "ACL LOAD")
                 check(h.accepts(host, old) and h.accepts(host, new), f"{host}: ACL LOAD lost a password")
-            rc_site, site_out, _ = h.playbook("site.yml")
+            rc_site, site_run, _ = h.playbook("site.yml")
             check(
-                rc_site != 0 and "A password rotation is in progress" in site_out,
+                rc_site != 0 and any("A password rotation is in progress" in m for m in site_run.failure_messages()),
                 "site.yml ran in the middle of a rotation",
             )
         kills.append({"killed_before_step": step, "seconds": round(elapsed, 1), "accepted": state})
-    rc, out, elapsed = h.playbook("rotate-password.yml")
+    rc, _, elapsed = h.playbook("rotate-password.yml")
     check(rc == 0, "the resumed rotation failed")
     check(not h.state_file.exists(), "the rotation record is left after completion")
     check(h.vault_view(h.vault_file)["vault_redis_password"] == new, "the vault file does not hold the new password")
@@ -278,27 +296,26 @@ def main() -> int:
     new_vars = args.work / "new.yml"
     new_vars.write_text(f"redis_password_new: {json.dumps(given)}\n", encoding="utf-8")
     new_vars.chmod(0o600)
-    rc, out, elapsed = h.playbook("rotate-password.yml", "-e", f"@{new_vars}", verbosity="")
+    rc, run, elapsed = h.playbook("rotate-password.yml", "-e", f"@{new_vars}", verbosity="")
     check(rc == 0, "the timed rotation failed")
     report["timed_run_seconds"] = round(elapsed, 1)
-    report["per_host_seconds"] = per_host_seconds(out)
+    report["per_host_seconds"] = per_host_seconds(run)
     for host in h.hosts:
         check(h.env_password(host) == given, f"{host}: env file does not hold the given password")
         check(h.accepts(host, given) and not h.accepts(host, new), f"{host}: the given password is not the only one")
 
     # 4. site.yml keeps the rotated password; Redis never restarted; nothing leaked.
-    rc, out, _ = h.playbook("site.yml", verbosity="")
-    changed = re.findall(r" changed=(\d+) ", out)
+    rc, run, _ = h.playbook("site.yml", verbosity="")
     check(
-        rc == 0 and len(changed) == len(h.hosts) and set(changed) == {"0"},
-        "site.yml after the rotation changed something",
+        rc == 0 and set(run.stats) == set(h.hosts) and all(run.host_stats(host)["changed"] == 0 for host in h.hosts),
+        f"site.yml after the rotation changed something: {run.summary()}",
     )
     for host in h.hosts:
         check(h.run_id(host, given) == run_ids[host], f"Redis on {host} restarted during the rotation")
     report["redis_restarts"] = 0
     hashes = {hashlib.sha256(s.encode()).hexdigest() for s in h.secrets}
     for index, text in enumerate(h.outputs, start=1):
-        leaked = [s for s in h.secrets | hashes if s in text]
+        leaked = [s for s in printed_forms(h.secrets | hashes) if s in text]
         check(not leaked, f"a password or its hash is in the output of run {index}")
     report["runs_checked_for_leaks"] = len(h.outputs)
 
