@@ -153,7 +153,7 @@ r = redis.Redis(port=6379, password=sys.stdin.readline().rstrip("\\n"), socket_t
 cfg = {k: v for key in ("maxmemory", "maxmemory-policy", "appendfsync") for k, v in r.config_get(key).items()}
 print(json.dumps({"run_id": r.info("server")["run_id"], **{str(k): str(v) for k, v in cfg.items()}}))
 """
-APPLY_TASK = "redis : Apply changed live settings to the running Redis (no restart)"
+APPLY_TASK = "redis : Apply changed live settings to the running Redis (no restart) and write them to the live file"
 RESTART_HANDLER = "redis : Restart Redis"
 
 

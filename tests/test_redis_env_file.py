@@ -30,9 +30,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 DOTENV_PATH = ROLE / "module_utils" / "redis_dotenv.py"
+FILES_PATH = ROLE / "module_utils" / "redis_files.py"
 
 
 dotenv_utils = load_python(DOTENV_PATH)
+files_utils = load_python(FILES_PATH)
 quoted = dotenv_utils.dotenv_quote
 
 PASSWORD = "S3cret 'single' \"double\" $HOME ${HOME} ${X:-y} # hash \\ back\\\\ end\\"
@@ -434,10 +436,10 @@ def test_documented_options_are_the_accepted_ones() -> None:
 CHILD = r"""
 import importlib.util, os, signal, sys
 
-spec = importlib.util.spec_from_file_location("redis_dotenv", sys.argv[1])
-dotenv_utils = importlib.util.module_from_spec(spec)
-sys.modules["redis_dotenv"] = dotenv_utils
-spec.loader.exec_module(dotenv_utils)
+spec = importlib.util.spec_from_file_location("redis_files", sys.argv[1])
+files_utils = importlib.util.module_from_spec(spec)
+sys.modules["redis_files"] = files_utils
+spec.loader.exec_module(files_utils)
 path, point = sys.argv[2], sys.argv[3]
 data = sys.stdin.buffer.read()
 real_write, real_replace = os.write, os.replace
@@ -465,13 +467,13 @@ elif point == "before_rename":
     os.replace = die
 elif point == "after_rename":
     os.replace = replace_then_die
-dotenv_utils.write_atomic(path, data, os.getuid(), os.getgid(), 0o600)
+files_utils.write_atomic(path, data, os.getuid(), os.getgid(), 0o600, "redis_env_file")
 """
 
 
 def killed_write(path: Path, data: bytes, point: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(DOTENV_PATH), str(path), point],
+        [sys.executable, "-c", CHILD, str(FILES_PATH), str(path), point],
         input=data,
         capture_output=True,
         timeout=60,
@@ -528,7 +530,7 @@ def test_readers_see_the_old_or_the_new_file_never_a_mix(app_dir: Path) -> None:
     reader.start()
     try:
         for i in range(60):
-            dotenv_utils.write_atomic(str(env_file), contents[i % 2], 0, 0, 0o600)
+            files_utils.write_atomic(str(env_file), contents[i % 2], 0, 0, 0o600, "redis_env_file")
     finally:
         stop.set()
         reader.join()
@@ -544,7 +546,7 @@ def test_a_temp_file_whose_writer_is_alive_is_not_removed(app_dir: Path) -> None
         path.write_bytes(b"x")
     with busy.open("rb") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        assert dotenv_utils.remove_stale_temp_files(str(env_file)) == [str(dead)]
+        assert files_utils.remove_stale_temp_files(str(env_file), "redis_env_file") == [str(dead)]
     assert busy.exists() and other.exists() and not dead.exists()
 
 

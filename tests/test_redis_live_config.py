@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import redis
 from conftest import RedisServer, RunModule, StartRedis
 
@@ -62,7 +66,9 @@ def test_check_mode_and_diff_change_nothing(start_redis: StartRedis, run_module:
     )
     assert run.returncode == 0, run.output
     assert (run.result["changed"], run.result["changed_keys"]) == (True, ["maxmemory"])
-    assert run.result["diff"] == {"before": f"maxmemory {200 * 1024 * 1024}\n", "after": "maxmemory 1gb\n"}
+    diffs = run.result["diff"]
+    assert isinstance(diffs, list) and len(diffs) == 1
+    assert (diffs[0]["before"], diffs[0]["after"]) == (f"maxmemory {200 * 1024 * 1024}\n", "maxmemory 1gb\n")
     assert config(server, "maxmemory") == {"maxmemory": str(200 * 1024 * 1024)}
 
 
@@ -108,3 +114,79 @@ def test_unknown_parameter_is_named(start_redis: StartRedis, run_module: RunModu
     server = start_redis(password=PASSWORD)
     run = run_module(module="redis_live_config", port=server.port, password=PASSWORD, settings={"no-such-thing": "1"})
     assert run.returncode != 0 and "no-such-thing" in str(run.result["msg"])
+
+
+def live_file(tmp_path: Path, content: str) -> dict[str, str]:
+    return {
+        "path": str(tmp_path / "redis-live.conf"),
+        "content": content,
+        "owner": str(os.getuid()),
+        "group": str(os.getgid()),
+        "mode": "0640",
+    }
+
+
+def test_the_file_is_written_after_the_settings_took(
+    start_redis: StartRedis, run_module: RunModule, tmp_path: Path
+) -> None:
+    server = start_redis(password=PASSWORD, maxmemory="200mb")
+    before = run_id(server)
+    wanted = live_file(tmp_path, "maxmemory 300mb\n")
+    run = run_module(
+        module="redis_live_config", port=server.port, password=PASSWORD, settings={"maxmemory": "300mb"}, file=wanted
+    )
+    assert run.returncode == 0, run.output
+    assert (run.result["applied"], run.result["file_changed"], run.result["changed_keys"]) == (
+        True,
+        True,
+        ["maxmemory"],
+    )
+    path = Path(wanted["path"])
+    assert path.read_text(encoding="utf-8") == "maxmemory 300mb\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert config(server, "maxmemory") == {"maxmemory": str(300 * 1024 * 1024)} and run_id(server) == before
+    again = run_module(
+        module="redis_live_config", port=server.port, password=PASSWORD, settings={"maxmemory": "300mb"}, file=wanted
+    )
+    assert (again.returncode, again.result["changed"]) == (0, False), again.output
+
+
+def test_a_refused_value_leaves_the_file_as_it_was(
+    start_redis: StartRedis, run_module: RunModule, tmp_path: Path
+) -> None:
+    server = start_redis(password=PASSWORD, maxmemory="200mb")
+    wanted = live_file(tmp_path, "maxmemory 12qb\n")
+    Path(wanted["path"]).write_text("maxmemory 200mb\n", encoding="utf-8")
+    run = run_module(
+        module="redis_live_config", port=server.port, password=PASSWORD, settings={"maxmemory": "12qb"}, file=wanted
+    )
+    assert run.returncode != 0 and "CONFIG SET failed" in str(run.result["msg"]), run.output
+    assert Path(wanted["path"]).read_text(encoding="utf-8") == "maxmemory 200mb\n"
+    assert config(server, "maxmemory") == {"maxmemory": str(200 * 1024 * 1024)}
+
+
+def test_without_apply_only_the_file_changes(start_redis: StartRedis, run_module: RunModule, tmp_path: Path) -> None:
+    server = start_redis(password=PASSWORD, maxmemory="200mb")
+    wanted = live_file(tmp_path, "maxmemory 300mb\n")
+    check = run_module(
+        module="redis_live_config",
+        check=True,
+        port=server.port,
+        password=PASSWORD,
+        settings={"maxmemory": "300mb"},
+        apply=False,
+        file=wanted,
+    )
+    assert (check.returncode, check.result["changed"], check.result["file_changed"]) == (0, True, True), check.output
+    assert not Path(wanted["path"]).exists()
+    run = run_module(
+        module="redis_live_config",
+        port=server.port,
+        password=PASSWORD,
+        settings={"maxmemory": "300mb"},
+        apply=False,
+        file=wanted,
+    )
+    assert (run.returncode, run.result["applied"], run.result["file_changed"]) == (0, False, True), run.output
+    assert Path(wanted["path"]).read_text(encoding="utf-8") == "maxmemory 300mb\n"
+    assert config(server, "maxmemory") == {"maxmemory": str(200 * 1024 * 1024)}

@@ -173,58 +173,30 @@ removed_temp_files:
   sample: [/srv/hsi/backend/..env.redis_env_file.0c1f3b5e9a7d2468.tmp]
 """
 
-import grp
 import os
-import pwd
-import re
-import stat
-from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_dotenv import (
-    KEY_RE,
-    Edit,
-    EditError,
-    masked_text,
+from ansible.module_utils.redis_dotenv import KEY_RE, Edit, EditError, masked_text, set_keys, value_problem
+from ansible.module_utils.redis_files import (
+    FileError,
+    attributes_diff,
+    attributes_differ,
+    parse_mode,
+    printable,
+    read_existing,
     remove_stale_temp_files,
-    set_keys,
-    value_problem,
+    resolve_group,
+    resolve_user,
+    selinux_hook,
     write_atomic,
 )
+
+WRITER = "redis_env_file"
 
 
 class EnvFileError(Exception):
     pass
-
-
-def parse_mode(value: object) -> int:
-    """An octal string such as "0600" or "600", or an int that already is the mode (YAML 0600)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3,4}", value.strip()):
-        mode = int(value.strip(), 8)
-        if mode <= 0o7777:
-            return mode
-    raise EnvFileError(f"mode must be an octal mode such as '0600', not {value!r}")
-
-
-def resolve_user(owner: str) -> int:
-    if owner.isdigit():
-        return int(owner)
-    try:
-        return pwd.getpwnam(owner).pw_uid
-    except KeyError:
-        raise EnvFileError(f"owner: no user {owner!r} on this host") from None
-
-
-def resolve_group(group: str) -> int:
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise EnvFileError(f"group: no group {group!r} on this host") from None
 
 
 def wanted_values(settings: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str | None]:
@@ -246,37 +218,6 @@ def wanted_values(settings: dict[str, Any], secrets: dict[str, Any]) -> dict[str
     return wanted
 
 
-def read_existing(path: str) -> tuple[str | None, os.stat_result | None]:
-    """The file's text (undecodable bytes kept as they are) and its stat; None, None if missing."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None, None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise EnvFileError(f"{path} is not a regular file")
-        data = handle.read()
-    return data.decode("utf-8", errors="surrogateescape"), info
-
-
-def printable(text: str) -> str:
-    """Text for the diff: bytes that are not UTF-8 (kept as surrogates) shown as U+FFFD."""
-    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
-
-
-def selinux_hook(module: Any, path: str) -> Callable[[str], None] | None:
-    """On SELinux hosts: give the temporary file the context of the file it replaces (or the default one)."""
-    if not module.selinux_enabled():
-        return None
-    context = module.selinux_context(path) if os.path.exists(path) else module.selinux_default_context(path)
-
-    def apply(temp: str) -> None:
-        module.set_context_if_different(temp, context, False)
-
-    return apply
-
-
 def run(module: Any) -> dict[str, Any]:
     params = module.params
     settings: dict[str, Any] = params["settings"] or {}
@@ -294,11 +235,7 @@ def run(module: Any) -> dict[str, Any]:
     edit: Edit = set_keys(old_text or "", wanted, quoted=secrets)
     new_text = edit.text
     created = info is None
-    attributes_changed = info is not None and (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) != (
-        uid,
-        gid,
-        mode,
-    )
+    attributes_changed = attributes_differ(info, uid, gid, mode)
     changed = created or attributes_changed or new_text != old_text
 
     if mode & 0o004 and any(value is not None for value in secrets.values()):
@@ -326,23 +263,16 @@ def run(module: Any) -> dict[str, Any]:
                 }
             )
         if attributes_changed and info is not None:
-            diffs.append(
-                {
-                    "before_header": f"{path} (owner, group, mode)",
-                    "after_header": f"{path} (owner, group, mode)",
-                    "before": {"uid": info.st_uid, "gid": info.st_gid, "mode": f"{stat.S_IMODE(info.st_mode):04o}"},
-                    "after": {"uid": uid, "gid": gid, "mode": f"{mode:04o}"},
-                }
-            )
+            diffs.append(attributes_diff(path, info, uid, gid, mode))
         result["diff"] = diffs
 
     if module.check_mode:
         return result
-    result["removed_temp_files"] = remove_stale_temp_files(path)
+    result["removed_temp_files"] = remove_stale_temp_files(path, WRITER)
     result["changed"] = changed or bool(result["removed_temp_files"])
     if changed:
         data = new_text.encode("utf-8", errors="surrogateescape")
-        write_atomic(path, data, uid, gid, mode, selinux_hook(module, path))
+        write_atomic(path, data, uid, gid, mode, WRITER, selinux_hook(module, path))
     return result
 
 
@@ -360,7 +290,7 @@ def main() -> None:
     )
     try:
         result = run(module)
-    except (EnvFileError, EditError, OSError) as exc:
+    except (EnvFileError, FileError, EditError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

@@ -44,9 +44,43 @@ options:
         failing. Redis then reads the settings from its configuration file when it starts.
     type: bool
     default: false
+  apply:
+    description:
+      - Set the changes on the running server. V(false) only writes O(file), for example when Redis
+        restarts anyway and reads the file then.
+    type: bool
+    default: true
+  file:
+    description:
+      - The file that holds the same settings for the next start (included by C(redis.conf)). It is
+        written after the settings were applied, and only then (a value Redis refuses leaves it as
+        it was), replaced atomically.
+    type: dict
+    suboptions:
+      path:
+        description: Where the file goes. Its directory must exist.
+        type: path
+        required: true
+      content:
+        description: The whole content of the file.
+        type: str
+        required: true
+      owner:
+        description: User name or uid.
+        type: str
+        default: root
+      group:
+        description: Group name or gid.
+        type: str
+        default: root
+      mode:
+        description: Octal mode, for example C('0640').
+        type: raw
+        required: true
 notes:
   - Supports check mode; it then reports which parameters would change and sets nothing.
-  - Supports diff mode; the diff shows C(name value) lines of the parameters that change.
+  - Supports diff mode; the diff shows C(name value) lines of the parameters that change, and the
+    file's change.
 """
 
 EXAMPLES = r"""
@@ -67,11 +101,20 @@ changed_keys:
   elements: str
   sample: [maxmemory]
 running:
-  description: Whether Redis answered. V(false) only with O(down_ok=true).
+  description: Whether Redis answered. V(false) only with O(down_ok=true), or with O(apply=false).
+  returned: always
+  type: bool
+applied:
+  description: Whether the changed parameters were (in check mode, would be) set on the running server.
+  returned: always
+  type: bool
+file_changed:
+  description: Whether O(file) was (would be) written.
   returned: always
   type: bool
 """
 
+import os
 import re
 from typing import Any
 
@@ -84,6 +127,21 @@ from ansible.module_utils.redis_connection import (
     make_client,
     with_retries,
 )
+from ansible.module_utils.redis_files import (
+    FileError,
+    attributes_diff,
+    attributes_differ,
+    parse_mode,
+    printable,
+    read_existing,
+    remove_stale_temp_files,
+    resolve_group,
+    resolve_user,
+    selinux_hook,
+    write_atomic,
+)
+
+WRITER = "redis_live_config"
 
 # Redis's units (see redis.conf): k/m/g are powers of 1000, kb/mb/gb powers of 1024.
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -125,11 +183,52 @@ def apply(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "changed": bool(changed),
         "changed_keys": changed,
         "running": True,
-        "diff": {
-            "before": "".join(f"{k} {current[k]}\n" for k in changed),
-            "after": "".join(f"{k} {wanted[k]}\n" for k in changed),
-        },
+        "applied": bool(changed),
+        "diff": [
+            {
+                "before_header": "running Redis (CONFIG GET)",
+                "after_header": "running Redis (CONFIG SET)",
+                "before": "".join(f"{k} {current[k]}\n" for k in changed),
+                "after": "".join(f"{k} {wanted[k]}\n" for k in changed),
+            }
+        ]
+        if changed
+        else [],
     }
+
+
+def write_file(module: Any, spec: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+    """Write the live settings file if it differs; whether it did (would), and its diffs."""
+    path = spec["path"]
+    mode = parse_mode(spec["mode"])
+    if not os.path.isdir(os.path.dirname(path)):
+        if not module.check_mode:
+            raise FileError(f"the directory {os.path.dirname(path)} does not exist")
+        # Check mode on a new host: the package that brings the directory is not installed yet.
+        absent = {"before_header": f"{path} (absent)", "after_header": path, "before": ""}
+        return True, [{**absent, "after": spec["content"]}]
+    uid, gid = resolve_user(spec["owner"]), resolve_group(spec["group"])
+    old_text, info = read_existing(path)
+    content_changed = spec["content"] != old_text
+    changed = content_changed or attributes_differ(info, uid, gid, mode)
+    diffs: list[dict[str, Any]] = []
+    if content_changed:
+        diffs.append(
+            {
+                "before_header": path if info else f"{path} (absent)",
+                "after_header": path,
+                "before": printable(old_text or ""),
+                "after": spec["content"],
+            }
+        )
+    elif changed and info is not None:
+        diffs.append(attributes_diff(path, info, uid, gid, mode))
+    if not module.check_mode:
+        changed = bool(remove_stale_temp_files(path, WRITER)) or changed
+        if changed:
+            data = spec["content"].encode("utf-8")
+            write_atomic(path, data, uid, gid, mode, WRITER, selinux_hook(module, path))
+    return changed, diffs
 
 
 def main() -> None:
@@ -138,16 +237,36 @@ def main() -> None:
         settings={"type": "dict", "required": True},
         reload={"type": "list", "elements": "str", "default": []},
         down_ok={"type": "bool", "default": False},
+        apply={"type": "bool", "default": True},
+        file={
+            "type": "dict",
+            "options": {
+                "path": {"type": "path", "required": True},
+                "content": {"type": "str", "required": True},
+                "owner": {"type": "str", "default": "root"},
+                "group": {"type": "str", "default": "root"},
+                "mode": {"type": "raw", "required": True},
+            },
+        },
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REDIS:
+    if module.params["apply"] and not HAS_REDIS:
         module.fail_json(msg=missing_required_lib("redis (Debian: python3-redis)"), exception=REDIS_IMPORT_ERROR)
+    not_applied: dict[str, Any] = {"changed": False, "changed_keys": [], "running": False, "applied": False, "diff": []}
     try:
-        result = apply(module.params, module.check_mode)
+        result = apply(module.params, module.check_mode) if module.params["apply"] else not_applied
     except RedisCheckError as exc:
-        if exc.kind == "connection_refused" and module.params["down_ok"]:
-            module.exit_json(changed=False, changed_keys=[], running=False)
-        module.fail_json(msg=str(exc), failure=exc.kind)
+        if exc.kind != "connection_refused" or not module.params["down_ok"]:
+            module.fail_json(msg=str(exc), failure=exc.kind)
+        result = not_applied
+    result["file_changed"] = False
+    if module.params["file"]:
+        try:
+            result["file_changed"], file_diffs = write_file(module, module.params["file"])
+        except (FileError, OSError) as exc:
+            module.fail_json(msg=f"{module.params['file']['path']}: {exc}", **result)
+        result["diff"].extend(file_diffs)
+        result["changed"] = result["changed"] or result["file_changed"]
     if not module._diff:
         result.pop("diff")
     module.exit_json(**result)

@@ -1,23 +1,16 @@
 # Copyright: redis-provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Env files as python-dotenv reads them: quoting, in-place edits of single keys, atomic writes.
+"""Env files as python-dotenv reads them: quoting and in-place edits of single keys.
 
-Used by the redis_env_file module. Plain Python (no Ansible import), so that the tests can call
-the atomic write directly in a process they kill at any point. Runs on the managed hosts: keep it
-compatible with Python 3.9 (RHEL 9).
+Used by the redis_env_file module (the atomic write is in redis_files). Runs on the managed hosts:
+keep it compatible with Python 3.9 (RHEL 9).
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
-import errno
-import fcntl
-import os
 import re
-import secrets
-import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote as url_quote
 
@@ -351,100 +344,3 @@ def masked_text(segments: Iterable[Segment], shown_keys: Iterable[str], hidden: 
                     line += "  # new value (not shown)"
             parts.append(line + segment.line_break)
     return "".join(parts)
-
-
-# Temporary files: .<name>.redis_env_file.<random>.tmp next to the file they replace.
-_TEMP_INFIX = ".redis_env_file."
-_TEMP_SUFFIX = ".tmp"
-
-
-def temp_name_pattern(path: str) -> re.Pattern[str]:
-    name = os.path.basename(path)
-    return re.compile(re.escape(f".{name}{_TEMP_INFIX}") + r"[0-9a-f]{16}" + re.escape(_TEMP_SUFFIX))
-
-
-def remove_stale_temp_files(path: str) -> list[str]:
-    """Remove temporary files that an interrupted write of path left behind; return their paths.
-
-    A writer holds an exclusive lock on its temporary file until the rename, so a file whose lock
-    can be taken belongs to a process that is gone. Locked ones (a write going on) stay.
-    """
-    directory = os.path.dirname(path) or "."
-    pattern = temp_name_pattern(path)
-    removed: list[str] = []
-    for name in sorted(os.listdir(directory)):
-        if not pattern.fullmatch(name):
-            continue
-        candidate = os.path.join(directory, name)
-        try:
-            fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            continue  # gone meanwhile, or a symlink: not ours
-        try:
-            opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode):
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    continue  # a write in progress
-                raise
-            current = os.lstat(candidate)
-            if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
-                os.unlink(candidate)
-                removed.append(candidate)
-        except FileNotFoundError:
-            continue
-        finally:
-            os.close(fd)
-    return removed
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(
-    path: str,
-    data: bytes,
-    uid: int,
-    gid: int,
-    mode: int,
-    before_rename: Callable[[str], None] | None = None,
-) -> None:
-    """Replace path by a file with data, owner uid:gid and mode, so that a reader (or a crash)
-    sees either the old file or the new one, never a mix.
-
-    The temporary file is created private (0600, O_EXCL) in the same directory, written, given
-    its owner and mode, fsynced and renamed over path; then the directory is fsynced so the
-    rename itself survives a crash. path must not be a symlink (resolve it first).
-    """
-    directory = os.path.dirname(path) or "."
-    temp = os.path.join(directory, f".{os.path.basename(path)}{_TEMP_INFIX}{secrets.token_hex(8)}{_TEMP_SUFFIX}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    renamed = False
-    try:
-        # Held until the rename: remove_stale_temp_files leaves a locked file alone.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        # chown first: it clears set-user-ID bits that a chmod before it would have set.
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-        os.fsync(fd)
-        if before_rename is not None:
-            before_rename(temp)
-        os.replace(temp, path)
-        renamed = True
-        _fsync_directory(directory)
-    finally:
-        os.close(fd)
-        if not renamed:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
