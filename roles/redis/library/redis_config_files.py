@@ -100,80 +100,12 @@ files:
     /etc/redis/redis.conf: {changed: true, created: false, content_changed: true, attributes_changed: false}
 """
 
-import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_files import (
-    FileError,
-    attributes_diff,
-    attributes_differ,
-    parse_mode,
-    printable,
-    read_existing,
-    remove_stale_temp_files,
-    resolve_group,
-    resolve_user,
-    selinux_hook,
-    write_atomic,
-)
+from ansible.module_utils.redis_files import FILE_OPTIONS, SECRET_FILE_OPTIONS, FileError, write_file
 
 WRITER = "redis_config_files"
-HIDDEN = "(secret content, not shown)\n"
-
-FILE_OPTIONS: dict[str, Any] = {
-    "path": {"type": "path", "required": True},
-    "content": {"type": "str", "required": True, "no_log": False},
-    "owner": {"type": "str", "default": "root"},
-    "group": {"type": "str", "default": "root"},
-    "mode": {"type": "raw", "required": True},
-}
-SECRET_FILE_OPTIONS: dict[str, Any] = {**FILE_OPTIONS, "content": {"type": "str", "required": True, "no_log": True}}
-
-
-def write_file(module: Any, spec: dict[str, Any], secret: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Write one file if it differs; its result and its diffs."""
-    path = os.path.realpath(spec["path"])
-    mode = parse_mode(spec["mode"])
-    directory = os.path.dirname(path)
-    present = os.path.isdir(directory)
-    if not present and not module.check_mode:
-        raise FileError(f"the directory {directory} of {spec['path']} does not exist")
-    # In check mode on a new host, the package that brings the directory (and the user) is not
-    # installed yet: the file would be created.
-    uid = resolve_user(spec["owner"]) if present else -1
-    gid = resolve_group(spec["group"]) if present else -1
-    old_text, info = read_existing(path) if present else (None, None)
-    new_text = spec["content"]
-    created = info is None
-    content_changed = new_text != old_text
-    attributes_changed = attributes_differ(info, uid, gid, mode)
-    result = {
-        "changed": created or content_changed or attributes_changed,
-        "created": created,
-        "content_changed": content_changed,
-        "attributes_changed": attributes_changed,
-    }
-    diffs: list[dict[str, Any]] = []
-    if content_changed:
-        before = "" if old_text is None else (HIDDEN if secret else printable(old_text))
-        diffs.append(
-            {
-                "before_header": f"{path} (absent)" if created else path,
-                "after_header": path,
-                "before": before,
-                "after": HIDDEN if secret else new_text,
-            }
-        )
-    if attributes_changed and info is not None:
-        diffs.append(attributes_diff(path, info, uid, gid, mode))
-    if not module.check_mode:
-        removed = remove_stale_temp_files(path, WRITER)
-        result["changed"] = result["changed"] or bool(removed)
-        if result["changed"]:
-            data = new_text.encode("utf-8", errors="surrogateescape")
-            write_atomic(path, data, uid, gid, mode, WRITER, selinux_hook(module, path))
-    return result, diffs
 
 
 def run(module: Any) -> dict[str, Any]:
@@ -182,7 +114,7 @@ def run(module: Any) -> dict[str, Any]:
     for specs, secret in ((module.params["files"], False), (module.params["secret_files"], True)):
         for spec in specs:
             try:
-                result, file_diffs = write_file(module, spec, secret)
+                result, file_diffs = write_file(module, spec, WRITER, secret)
             except (FileError, OSError) as exc:
                 raise FileError(f"{spec['path']}: {exc}") from exc
             results[spec["path"]] = result

@@ -76,15 +76,7 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_files import (
-    FileError,
-    attributes_differ,
-    printable,
-    read_existing,
-    remove_stale_temp_files,
-    selinux_hook,
-    write_atomic,
-)
+from ansible.module_utils.redis_files import FileError, write_file
 
 WRITER = "redis_kernel_tuning"
 
@@ -105,22 +97,11 @@ def sysctl_text(values: dict[str, Any]) -> str:
 
 def ensure_file(module: Any, path: str, content: str, diffs: list[dict[str, Any]]) -> bool:
     """Write a root-owned 0644 file if it differs; whether it did (would)."""
-    old_text, info = read_existing(path)
-    changed = bool(old_text != content) or attributes_differ(info, 0, 0, 0o644)
-    if old_text != content:
-        diffs.append(
-            {
-                "before_header": path if info else f"{path} (absent)",
-                "after_header": path,
-                "before": printable(old_text or ""),
-                "after": content,
-            }
-        )
-    if not module.check_mode:
-        changed = bool(remove_stale_temp_files(path, WRITER)) or changed
-        if changed:
-            write_atomic(path, content.encode("utf-8"), 0, 0, 0o644, WRITER, selinux_hook(module, path))
-    return changed
+    result, file_diffs = write_file(
+        module, {"path": path, "content": content, "owner": "root", "group": "root", "mode": "0644"}, WRITER
+    )
+    diffs.extend(file_diffs)
+    return bool(result["changed"])
 
 
 def apply_sysctl(module: Any, values: dict[str, str], diffs: list[dict[str, Any]]) -> list[str]:

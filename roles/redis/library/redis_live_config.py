@@ -114,7 +114,6 @@ file_changed:
   type: bool
 """
 
-import os
 import re
 from typing import Any
 
@@ -127,19 +126,7 @@ from ansible.module_utils.redis_connection import (
     make_client,
     with_retries,
 )
-from ansible.module_utils.redis_files import (
-    FileError,
-    attributes_diff,
-    attributes_differ,
-    parse_mode,
-    printable,
-    read_existing,
-    remove_stale_temp_files,
-    resolve_group,
-    resolve_user,
-    selinux_hook,
-    write_atomic,
-)
+from ansible.module_utils.redis_files import FILE_OPTIONS, FileError, write_file
 
 WRITER = "redis_live_config"
 
@@ -197,40 +184,6 @@ def apply(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     }
 
 
-def write_file(module: Any, spec: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
-    """Write the live settings file if it differs; whether it did (would), and its diffs."""
-    path = spec["path"]
-    mode = parse_mode(spec["mode"])
-    if not os.path.isdir(os.path.dirname(path)):
-        if not module.check_mode:
-            raise FileError(f"the directory {os.path.dirname(path)} does not exist")
-        # Check mode on a new host: the package that brings the directory is not installed yet.
-        absent = {"before_header": f"{path} (absent)", "after_header": path, "before": ""}
-        return True, [{**absent, "after": spec["content"]}]
-    uid, gid = resolve_user(spec["owner"]), resolve_group(spec["group"])
-    old_text, info = read_existing(path)
-    content_changed = spec["content"] != old_text
-    changed = content_changed or attributes_differ(info, uid, gid, mode)
-    diffs: list[dict[str, Any]] = []
-    if content_changed:
-        diffs.append(
-            {
-                "before_header": path if info else f"{path} (absent)",
-                "after_header": path,
-                "before": printable(old_text or ""),
-                "after": spec["content"],
-            }
-        )
-    elif changed and info is not None:
-        diffs.append(attributes_diff(path, info, uid, gid, mode))
-    if not module.check_mode:
-        changed = bool(remove_stale_temp_files(path, WRITER)) or changed
-        if changed:
-            data = spec["content"].encode("utf-8")
-            write_atomic(path, data, uid, gid, mode, WRITER, selinux_hook(module, path))
-    return changed, diffs
-
-
 def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
@@ -238,16 +191,7 @@ def main() -> None:
         reload={"type": "list", "elements": "str", "default": []},
         down_ok={"type": "bool", "default": False},
         apply={"type": "bool", "default": True},
-        file={
-            "type": "dict",
-            "options": {
-                "path": {"type": "path", "required": True},
-                "content": {"type": "str", "required": True},
-                "owner": {"type": "str", "default": "root"},
-                "group": {"type": "str", "default": "root"},
-                "mode": {"type": "raw", "required": True},
-            },
-        },
+        file={"type": "dict", "options": FILE_OPTIONS},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params["apply"] and not HAS_REDIS:
@@ -262,7 +206,8 @@ def main() -> None:
     result["file_changed"] = False
     if module.params["file"]:
         try:
-            result["file_changed"], file_diffs = write_file(module, module.params["file"])
+            written, file_diffs = write_file(module, module.params["file"], WRITER)
+            result["file_changed"] = written["changed"]
         except (FileError, OSError) as exc:
             module.fail_json(msg=f"{module.params['file']['path']}: {exc}", **result)
         result["diff"].extend(file_diffs)

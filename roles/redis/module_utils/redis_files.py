@@ -197,3 +197,66 @@ def write_atomic(
         if not renamed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
+
+
+HIDDEN = "(secret content, not shown)\n"
+
+# The argument spec of one file, for the modules that take files.
+FILE_OPTIONS: dict[str, Any] = {
+    "path": {"type": "path", "required": True},
+    "content": {"type": "str", "required": True, "no_log": False},
+    "owner": {"type": "str", "default": "root"},
+    "group": {"type": "str", "default": "root"},
+    "mode": {"type": "raw", "required": True},
+}
+SECRET_FILE_OPTIONS: dict[str, Any] = {**FILE_OPTIONS, "content": {"type": "str", "required": True, "no_log": True}}
+
+
+def write_file(
+    module: Any, spec: dict[str, Any], writer: str, secret: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write one file (path, content, owner, group, mode) if it differs, atomically; its result and diffs.
+
+    module is the AnsibleModule (check mode, SELinux). A secret file's content is never in a diff.
+    """
+    path = os.path.realpath(spec["path"])
+    mode = parse_mode(spec["mode"])
+    directory = os.path.dirname(path)
+    present = os.path.isdir(directory)
+    if not present and not module.check_mode:
+        raise FileError(f"the directory {directory} of {spec['path']} does not exist")
+    # In check mode on a new host, the package that brings the directory (and the user) is not
+    # installed yet: the file would be created.
+    uid = resolve_user(spec["owner"]) if present else -1
+    gid = resolve_group(spec["group"]) if present else -1
+    old_text, info = read_existing(path) if present else (None, None)
+    new_text = spec["content"]
+    created = info is None
+    content_changed = new_text != old_text
+    attributes_changed = attributes_differ(info, uid, gid, mode)
+    result = {
+        "changed": created or content_changed or attributes_changed,
+        "created": created,
+        "content_changed": content_changed,
+        "attributes_changed": attributes_changed,
+    }
+    diffs: list[dict[str, Any]] = []
+    if content_changed:
+        before = "" if old_text is None else (HIDDEN if secret else printable(old_text))
+        diffs.append(
+            {
+                "before_header": f"{path} (absent)" if created else path,
+                "after_header": path,
+                "before": before,
+                "after": HIDDEN if secret else new_text,
+            }
+        )
+    if attributes_changed and info is not None:
+        diffs.append(attributes_diff(path, info, uid, gid, mode))
+    if not module.check_mode:
+        removed = remove_stale_temp_files(path, writer)
+        result["changed"] = result["changed"] or bool(removed)
+        if result["changed"]:
+            data = new_text.encode("utf-8", errors="surrogateescape")
+            write_atomic(path, data, uid, gid, mode, writer, selinux_hook(module, path))
+    return result, diffs
