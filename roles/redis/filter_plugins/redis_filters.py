@@ -1,6 +1,6 @@
 # Copyright: redis-provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the redis role: Redis memory sizes, env-file items."""
+"""Filters of the redis role: Redis memory sizes, env-file items, the nodes' addresses."""
 
 from __future__ import annotations
 
@@ -42,9 +42,23 @@ def env_file_items(value: Any) -> list[dict[str, str]]:
     return items
 
 
+def node_addresses(hosts: Any, hostvars: Any) -> list[str]:
+    """Each host's address for the other nodes: the one chosen in this run (redis_node_address), else
+    the inventory's redis_advertise_address, else '' (a host outside a --limit run without one)."""
+    addresses = []
+    for host in hosts:
+        variables = hostvars.get(host, {})
+        chosen = variables.get("redis_node_address") or variables.get("redis_advertise_address") or ""
+        addresses.append(str(chosen).strip())
+    return addresses
+
+
 class FilterModule:
+    """Filters of the redis role."""
+
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "redis_memory_bytes": memory_bytes,
             "redis_env_file_items": env_file_items,
+            "redis_node_addresses": node_addresses,
         }
