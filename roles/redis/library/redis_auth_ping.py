@@ -29,6 +29,12 @@ options:
       - Set to V(false) only for a development server that deliberately runs without a password.
     type: bool
     default: true
+  read_info:
+    description:
+      - Read C(INFO) for the fields below. V(false) for a user that may only C(PING), such as the
+        replicas' user; the module then proves the login alone, and the C(INFO) fields are empty.
+    type: bool
+    default: true
 notes:
   - Supports check mode; the module never changes anything.
 seealso:
@@ -183,7 +189,7 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
     client = make_client(params)
     try:
         latency_ms = with_retries(lambda: timed_ping(client), params["retries"], params["delay"], params)
-        info = with_retries(client.info, 0, 0.0, params)
+        info = with_retries(client.info, 0, 0.0, params) if params["read_info"] else {}
     finally:
         client.close()
 
@@ -209,6 +215,7 @@ def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
         expect_auth_required={"type": "bool", "default": True},
+        read_info={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_REDIS:

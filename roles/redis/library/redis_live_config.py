@@ -30,6 +30,12 @@ options:
     description: Parameter names (as in C(redis.conf)) and the values they must have.
     type: dict
     required: true
+  secret_settings:
+    description:
+      - Settings whose values are secrets, such as C(masterauth). Applied like O(settings), but a
+        C(no_log) value, never shown in a diff; with them, O(file) is treated as secret too.
+    type: dict
+    default: {}
   reload:
     description:
       - Parameters to set again even when their value is unchanged, for example C(tls-cert-file),
@@ -152,8 +158,13 @@ def config_get(client: Any, names: list[str]) -> dict[str, str]:
     return {str(pairs[i]): str(pairs[i + 1]) for i in range(0, len(pairs) - 1, 2)}
 
 
+def shown(key: str, value: str, secret_keys: set[str]) -> str:
+    return "(secret, not shown)" if key in secret_keys else value
+
+
 def apply(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    wanted = {str(k): str(v) for k, v in params["settings"].items()}
+    secret_keys = {str(k) for k in params["secret_settings"]}
+    wanted = {str(k): str(v) for k, v in {**params["settings"], **params["secret_settings"]}.items()}
     client = make_client(params)
     try:
         current = with_retries(lambda: config_get(client, list(wanted)), params["retries"], params["delay"], params)
@@ -175,8 +186,8 @@ def apply(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
             {
                 "before_header": "running Redis (CONFIG GET)",
                 "after_header": "running Redis (CONFIG SET)",
-                "before": "".join(f"{k} {current[k]}\n" for k in changed),
-                "after": "".join(f"{k} {wanted[k]}\n" for k in changed),
+                "before": "".join(f"{k} {shown(k, current[k], secret_keys)}\n" for k in changed),
+                "after": "".join(f"{k} {shown(k, wanted[k], secret_keys)}\n" for k in changed),
             }
         ]
         if changed
@@ -188,6 +199,7 @@ def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
         settings={"type": "dict", "required": True},
+        secret_settings={"type": "dict", "default": {}, "no_log": True},
         reload={"type": "list", "elements": "str", "default": []},
         down_ok={"type": "bool", "default": False},
         apply={"type": "bool", "default": True},
@@ -206,7 +218,8 @@ def main() -> None:
     result["file_changed"] = False
     if module.params["file"]:
         try:
-            written, file_diffs = write_file(module, module.params["file"], WRITER)
+            secret = bool(module.params["secret_settings"])
+            written, file_diffs = write_file(module, module.params["file"], WRITER, secret)
             result["file_changed"] = written["changed"]
         except (FileError, OSError) as exc:
             module.fail_json(msg=f"{module.params['file']['path']}: {exc}", **result)

@@ -33,9 +33,11 @@ options:
     type: path
     required: true
   bootstrap_content:
-    description: The whole file, written only while it does not monitor O(master_name).
+    description:
+      - The whole file, written only while it does not monitor O(master_name).
+      - Without it, a file that does not monitor O(master_name) fails the task (the password
+        rotation only changes live settings).
     type: str
-    required: true
   owner:
     description: Owner of a bootstrapped file. Sentinel must be able to rewrite it.
     type: str
@@ -297,6 +299,8 @@ def run(module: Any) -> dict[str, Any]:
     params = module.params
     text, _ = read_existing(params["path"])
     monitors = text is not None and re.search(rf"^sentinel monitor {re.escape(params['master_name'])} ", text, re.M)
+    if not monitors and params["bootstrap_content"] is None:
+        raise FileError(f"Sentinel does not monitor {params['master_name']} yet; run the role (site.yml) first")
     if not monitors:
         if params["service"] and not module.check_mode:
             rc, _, err = module.run_command(["systemctl", "stop", params["service"]])
@@ -316,7 +320,7 @@ def main() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(
         path={"type": "path", "required": True},
-        bootstrap_content={"type": "str", "required": True, "no_log": True},
+        bootstrap_content={"type": "str", "no_log": True},
         owner={"type": "str", "default": "redis"},
         group={"type": "str", "default": "redis"},
         mode={"type": "raw", "default": "0640"},

@@ -16,7 +16,9 @@ description:
   - Only SHA-256 hashes (C(#<hash>), C(!<hash>)) are sent to Redis; the passwords themselves never
     leave the host that runs the module, so they cannot show up in C(MONITOR) or the slow log.
   - The change is live only. Redis keeps its ACL file as it is; write that file too (the role's
-    C(users.acl) template) so that a restart keeps the same passwords.
+    C(users.acl) template) so that a restart keeps the same passwords. C(ACL LOAD) is never used:
+    before Redis 7.4 it disconnects every client of a user other than C(default) (replicas,
+    sentinels, the exporter).
   - Used by the password rotation to accept the old and the new password side by side, and then
     the new one alone.
 version_added: "1.1.0"
@@ -43,6 +45,12 @@ options:
     type: list
     elements: str
     required: true
+  sentinel:
+    description:
+      - The server is a Redis Sentinel. Sentinel has no ACL file; the module then persists the
+        change in Sentinel's configuration file with C(SENTINEL FLUSHCONFIG).
+    type: bool
+    default: false
 notes:
   - Supports check mode; it then reports what would change and changes nothing.
   - Supports no diff; the hashes are not shown.
@@ -156,6 +164,8 @@ def set_passwords(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if (to_add or to_remove) and not check_mode:
             rules = [f"#{h}" for h in to_add] + [f"!{h}" for h in to_remove]
             with_retries(lambda: client.execute_command("ACL", "SETUSER", params["user"], *rules), 0, 0.0, params)
+            if params["sentinel"]:
+                with_retries(lambda: client.execute_command("SENTINEL", "FLUSHCONFIG"), 0, 0.0, params)
     finally:
         client.close()
     return {
@@ -173,6 +183,7 @@ def main() -> None:
         login_passwords={"type": "list", "elements": "str", "required": True, "no_log": True},
         user={"type": "str", "default": "default"},
         passwords={"type": "list", "elements": "str", "required": True, "no_log": True},
+        sentinel={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_REDIS:
