@@ -64,6 +64,13 @@ options:
       - A key must not be in both O(settings) and O(secrets).
     type: dict
     default: {}
+  keep_if_one_of:
+    description:
+      - Keys of O(settings) to leave as they are when the file already gives them one of these values,
+        for example C(REDIS_URL) when it names any node of a replicated group (after a failover the
+        file is not rewritten behind the clients; a sentinel-aware client does not read it).
+    type: dict
+    default: {}
 notes:
   - Supports check mode; it then reports what would change and changes nothing.
   - Supports diff mode. The diff shows the values of O(settings) only; every other value in the
@@ -177,7 +184,7 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_dotenv import KEY_RE, Edit, EditError, masked_text, set_keys, value_problem
+from ansible.module_utils.redis_dotenv import KEY_RE, Edit, EditError, masked_text, parse, set_keys, value_problem
 from ansible.module_utils.redis_files import (
     FileError,
     attributes_diff,
@@ -220,9 +227,8 @@ def wanted_values(settings: dict[str, Any], secrets: dict[str, Any]) -> dict[str
 
 def run(module: Any) -> dict[str, Any]:
     params = module.params
-    settings: dict[str, Any] = params["settings"] or {}
+    settings: dict[str, Any] = dict(params["settings"] or {})
     secrets: dict[str, Any] = params["secrets"] or {}
-    wanted = wanted_values(settings, secrets)
     mode = parse_mode(params["mode"])
     uid = resolve_user(params["owner"])
     gid = resolve_group(params["group"])
@@ -232,6 +238,11 @@ def run(module: Any) -> dict[str, Any]:
     if not os.path.isdir(directory):
         raise EnvFileError(f"the directory {directory} of {params['path']} does not exist")
     old_text, info = read_existing(path)
+    current = {segment.key: segment.value for segment in parse(old_text or "") if segment.key}
+    for key, allowed in (params["keep_if_one_of"] or {}).items():
+        if key in settings and current.get(key) in [str(value) for value in allowed or []]:
+            del settings[key]
+    wanted = wanted_values(settings, secrets)
     edit: Edit = set_keys(old_text or "", wanted, quoted=secrets)
     new_text = edit.text
     created = info is None
@@ -285,6 +296,7 @@ def main() -> None:
             "mode": {"type": "raw", "default": "0600"},
             "settings": {"type": "dict", "default": {}, "no_log": False},
             "secrets": {"type": "dict", "default": {}, "no_log": True},
+            "keep_if_one_of": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
