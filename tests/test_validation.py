@@ -15,7 +15,7 @@ from playbook_json import TRACEBACK_ENV, PlaybookRun, callback_env, parse_json
 PROJECT = Path(__file__).resolve().parent.parent
 VALIDATION_TASKS = {
     task["name"]
-    for part in ("validate.yml", "rotation-guard.yml")
+    for part in ("node-address.yml", "validate.yml", "validate-ha.yml", "rotation-guard.yml")
     for task in yaml.safe_load((PROJECT / "roles/redis/tasks" / part).read_text(encoding="utf-8"))
 } | {"Validating arguments against arg spec 'main' - Install, secure and verify Redis for HSI"}
 GOOD_PASSWORD = "K7mP9xQ2nL4hR6wY8vB1tF3jD5gS0aZ/cE9uI2oA+Xk="
@@ -27,6 +27,7 @@ def run_role(
     only_validation: bool,
     extra_files: tuple[Path, ...] = (),
     cli: tuple[str, ...] = (),
+    inventory: str = "localhost,",
 ) -> tuple[subprocess.CompletedProcess[str], PlaybookRun]:
     """The role on localhost in check mode: the run (its raw output, for secrets) and its results.
 
@@ -46,7 +47,7 @@ def run_role(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
-            "localhost,",
+            inventory,
             "--check",
             *(["--tags", "redis_validate"] if only_validation else []),
             "-e",
