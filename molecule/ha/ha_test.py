@@ -426,6 +426,17 @@ def rotation(h: Harness, report: dict[str, Any]) -> dict[str, str]:
         for r in run.tasks("redis : Report this host")
         if " s for this host" in r.msg
     }
+    rc, health, _ = h.playbook("health.yml")
+    check(rc == 0, f"health.yml failed: {health.failure_messages()[:3]}")
+    views = {r.host: r.msg for r in health.tasks("redis : Report replication and Sentinel")}
+    check(set(views) == set(h.hosts), f"health.yml reported replication for {sorted(views)} only")
+    primary_line = (
+        f"Sentinel: primary {h.address[primary]}:{REDIS_PORT} (master), 2 replicas, 3 sentinels, quorum 2 reachable"
+    )
+    for host, view in views.items():
+        role = "primary | replicas 2" if host == primary else f"replica of {h.address[primary]}:{REDIS_PORT} | link up"
+        check(view.startswith(role) and primary_line in view, f"health.yml on {host}: {view}")
+    report["health"] = views
     report["rotation"] = {
         "seconds": round(elapsed, 1),
         "per_host_seconds": per_host,

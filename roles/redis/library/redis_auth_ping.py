@@ -112,6 +112,28 @@ rejected_auth:
   returned: success
   type: int
   sample: 0
+primary:
+  description: For a replica, the address (C(host:port)) of the primary it replicates from; empty otherwise.
+  returned: success
+  type: str
+  sample: 10.0.0.1:6379
+master_link_status:
+  description: For a replica, C(up) or C(down) (C(INFO replication)); empty otherwise.
+  returned: success
+  type: str
+  sample: up
+replication_lag:
+  description:
+    - Seconds behind. For a replica, since it last heard from its primary (C(master_last_io_seconds_ago));
+      for a primary, the largest C(lag) its replicas report. V(-1) when unknown or not replicating.
+  returned: success
+  type: int
+  sample: 0
+connected_replicas:
+  description: For a primary, how many replicas are connected.
+  returned: success
+  type: int
+  sample: 2
 latency_ms:
   description: Round-trip time of an authenticated C(PING) on an open connection, in milliseconds.
   returned: success
@@ -208,6 +230,25 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
         "connected_clients": int(info.get("connected_clients", 0)),
         "rejected_auth": rejected_auth(info),
         "latency_ms": round(latency_ms, 3),
+        **replication(info),
+    }
+
+
+def replication(info: dict[str, Any]) -> dict[str, Any]:
+    """Primary, link and lag of a replica, or replicas and their largest lag for a primary."""
+    if info.get("role") == "slave":
+        return {
+            "primary": f"{info.get('master_host', '')}:{info.get('master_port', '')}",
+            "master_link_status": str(info.get("master_link_status", "")),
+            "replication_lag": int(info.get("master_last_io_seconds_ago", -1)),
+            "connected_replicas": int(info.get("connected_slaves", 0)),
+        }
+    lags = [int(v.get("lag", -1)) for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+    return {
+        "primary": "",
+        "master_link_status": "",
+        "replication_lag": max(lags) if lags else -1,
+        "connected_replicas": int(info.get("connected_slaves", 0)),
     }
 
 
