@@ -20,7 +20,7 @@ description:
     users (C(ACL SETUSER), then C(SENTINEL FLUSHCONFIG)). Where the primary is, is Sentinel's
     business and never touched.
   - The file holds C(auth-pass) and C(sentinel-pass) in plain text (Redis has no hashed form for
-    them): the bootstrap content is a C(no_log) value, never shown in a diff, and current values are
+    them), so the bootstrap content is a C(no_log) value, never shown in a diff, and current values are
     read from the file only to compare them.
 version_added: "1.4.0"
 author:

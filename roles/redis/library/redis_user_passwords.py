@@ -16,7 +16,7 @@ description:
   - Only SHA-256 hashes (C(#<hash>), C(!<hash>)) are sent to Redis; the passwords themselves never
     leave the host that runs the module, so they cannot show up in C(MONITOR) or the slow log.
   - The change is live only. Redis keeps its ACL file as it is; write that file too (the role's
-    C(users.acl) template) so that a restart keeps the same passwords. C(ACL LOAD) is never used:
+    C(users.acl) template) so that a restart keeps the same passwords. C(ACL LOAD) is never used, as
     before Redis 7.4 it disconnects every client of a user other than C(default) (replicas,
     sentinels, the exporter).
   - Used by the password rotation to accept the old and the new password side by side, and then
