@@ -312,6 +312,9 @@ def run(module: Any) -> dict[str, Any]:
         if module._diff:
             output["diff"] = diffs
         return output
+    if params["live"] and not HAS_REDIS:
+        # Only here: the first write needs no redis-py (in check mode on a new host it is not installed yet).
+        module.fail_json(msg=missing_required_lib("redis (Debian: python3-redis)"), exception=REDIS_IMPORT_ERROR)
     changes = reconcile(params, text or "", module.check_mode) if params["live"] else []
     return {"changed": bool(changes), "bootstrapped": False, "running": changes is not None, "changes": changes or []}
 
@@ -344,8 +347,6 @@ def main() -> None:
         },
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REDIS:
-        module.fail_json(msg=missing_required_lib("redis (Debian: python3-redis)"), exception=REDIS_IMPORT_ERROR)
     try:
         result = run(module)
     except RedisCheckError as exc:
