@@ -98,7 +98,7 @@ class Load:
     def client(self) -> Any:
         timeout = float(self.env.get("REDIS_SENTINEL_SOCKET_TIMEOUT") or 0.5)
         hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in self.env["REDIS_SENTINEL_HOSTS"].split(",")]
-        sentinel = Sentinel(hosts, socket_timeout=timeout)
+        sentinel: Any = Sentinel(hosts, socket_timeout=timeout)  # type: ignore[no-untyped-call]
         auth: dict[str, Any] = (
             {"credential_provider": self.credentials} if self.credentials else {"password": self.env["REDIS_PASSWORD"]}
         )
@@ -139,12 +139,12 @@ class Harness:
         self.work = work
         self.outputs: list[str] = []
         self.secrets: set[str] = set()
+        # Every host's address, the sentinel-only host's too (group redis_sentinel).
         self.address = {
-            host: str(
-                yaml.safe_load((project / f"molecule/ha/host_vars/{host}.yml").read_text())["redis_advertise_address"]
-            )
-            for host in hosts
+            path.stem: str(yaml.safe_load(path.read_text())["redis_advertise_address"])
+            for path in sorted((project / "molecule/ha/host_vars").glob("*.yml"))
         }
+        self.sentinels = sorted(self.address)
 
     def exec(self, host: str, command: str, check_rc: bool = True) -> str:
         proc = subprocess.run(
@@ -187,7 +187,7 @@ class Harness:
 
     def sentinels_primary(self) -> set[str]:
         answers = set()
-        for host in self.hosts:
+        for host in self.sentinels:
             client = self.node(host, None, port=SENTINEL_PORT)
             try:
                 reply = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "hsi")
