@@ -94,8 +94,8 @@ following:
   returned: success
   type: str
   sample: 10.0.0.1:6379
-action:
-  description: What was done, V(none), V(replicaof) or V(promote).
+change:
+  description: What was done (or would be, in check mode), V(none), V(replicaof) or V(promote).
   returned: success
   type: str
   sample: none
@@ -178,7 +178,7 @@ def run(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     result_role = {"promote": "master", "replicaof": "slave"}.get(action, current)
     return {
         "changed": action != "none",
-        "action": action,
+        "change": action,
         "primary": primary,
         "primary_source": "sentinel" if discovered else "inventory",
         "sentinels_answered": answered,

@@ -226,11 +226,30 @@ def login(params: dict[str, Any]) -> Any:
     raise last or RedisCheckError("wrongpass", f"No password given for Sentinel at {endpoint(params)}.")
 
 
-def user_differs(current: dict[str, Any] | None, spec: dict[str, Any]) -> bool:
-    if not current:
-        return True
-    wanted = expected_acl(spec["rules"])
-    if any([str(x) for x in current.get(part, [])] != wanted[part] for part in wanted):
+PROBE_USER = "redis-provisioning-probe"
+ACL_PARTS = ("categories", "commands", "keys", "channels")
+
+
+def rules_differ(client: Any, current: dict[str, Any], rules: str) -> bool:
+    """Whether the user's permissions differ from the rules.
+
+    Redis 7.2+ reports the rules as they were given; Redis 7.0 rewrites them (`+ping +hello ...` comes
+    back as `+@fast -publish ...`). Only where the text differs, a short-lived probe user with the same
+    rules shows how this Redis describes them (never persisted: no FLUSHCONFIG, deleted at once)."""
+    wanted = expected_acl(rules)
+    if all([str(x) for x in current.get(part, [])] == wanted[part] for part in ACL_PARTS):
+        return False
+    client.execute_command("ACL", "SETUSER", PROBE_USER, "reset", *rules.split())
+    try:
+        probe = client.acl_getuser(PROBE_USER) or {}
+    finally:
+        client.execute_command("ACL", "DELUSER", PROBE_USER)
+    # Redis 7.0 lists the commands it derived in no fixed order.
+    return any(sorted(map(str, current.get(part, []))) != sorted(map(str, probe.get(part, []))) for part in ACL_PARTS)
+
+
+def user_differs(client: Any, current: dict[str, Any] | None, spec: dict[str, Any]) -> bool:
+    if not current or rules_differ(client, current, spec["rules"]):
         return True
     flags = [str(flag) for flag in current.get("flags", [])]
     if "on" not in flags:
@@ -271,7 +290,7 @@ def reconcile(params: dict[str, Any], text: str, check_mode: bool) -> list[str] 
             if params.get(key) is not None and in_file.get(option, "") != params[key]
         ]
         changes += [option for option, _ in own]
-        users = [spec for spec in params["users"] if user_differs(client.acl_getuser(spec["name"]), spec)]
+        users = [spec for spec in params["users"] if user_differs(client, client.acl_getuser(spec["name"]), spec)]
         changes += [f"user {spec['name']}" for spec in users]
         if check_mode:
             return changes
