@@ -36,6 +36,8 @@ ROLE_DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encodi
 ACL_VARIABLES = {
     "redis_acl_denied_commands": ROLE_DEFAULTS["redis_acl_denied_commands"],
     "redis_exporter": False,
+    "redis_replication": False,
+    "redis_sentinel_enabled": False,
 }
 
 

@@ -185,7 +185,7 @@ def test_documentation_matches_argument_spec() -> None:
     assert utils_spec and utils_spec.loader
     utils = importlib.util.module_from_spec(utils_spec)
     utils_spec.loader.exec_module(utils)
-    spec_keys = set(utils.connection_argument_spec()) | {"expect_auth_required"}
+    spec_keys = set(utils.connection_argument_spec()) | {"expect_auth_required", "read_info"}
     assert documented == spec_keys
     assert "expect_auth_required=" in source
     assert {
@@ -197,6 +197,10 @@ def test_documentation_matches_argument_spec() -> None:
         "maxmemory_policy",
         "role",
         "latency_ms",
+        "primary",
+        "master_link_status",
+        "replication_lag",
+        "connected_replicas",
     } <= returned
 
 

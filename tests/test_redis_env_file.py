@@ -427,7 +427,7 @@ def test_documented_options_are_the_accepted_ones() -> None:
         if isinstance(node, ast.keyword) and node.arg == "argument_spec" and isinstance(node.value, ast.Dict)
     ]
     accepted = {key.value for key in spec.keys if isinstance(key, ast.Constant)}
-    assert set(documented) == accepted == {"path", "owner", "group", "mode", "settings", "secrets"}
+    assert set(documented) == accepted == {"path", "owner", "group", "mode", "settings", "secrets", "keep_if_one_of"}
 
 
 # --- interrupted writes ---------------------------------------------------------------------------
