@@ -167,7 +167,7 @@ from ansible.module_utils.redis_connection import (
     RedisCheckError,
     connection_argument_spec,
     endpoint,
-    make_client,
+    login,
     with_retries,
 )
 from ansible.module_utils.redis_files import FileError, read_existing, write_file
@@ -210,22 +210,6 @@ def sha256_hex(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
-def login(params: dict[str, Any]) -> Any:
-    candidates = params["login_passwords"] or [params.get("password")]
-    last: RedisCheckError | None = None
-    for candidate in candidates:
-        client = make_client(dict(params, password=candidate))
-        try:
-            with_retries(client.ping, params["retries"], params["delay"], params)
-            return client
-        except RedisCheckError as exc:
-            client.close()
-            if exc.kind != "wrongpass":
-                raise
-            last = exc
-    raise last or RedisCheckError("wrongpass", f"No password given for Sentinel at {endpoint(params)}.")
-
-
 PROBE_USER = "redis-provisioning-probe"
 ACL_PARTS = ("categories", "commands", "keys", "channels")
 
@@ -266,7 +250,7 @@ def reconcile(params: dict[str, Any], text: str, check_mode: bool) -> list[str] 
     name = params["master_name"]
     in_file = file_values(text, name)
     try:
-        client = login(params)
+        client, _ = login(params, params["login_passwords"] or [params.get("password")], "Sentinel")
     except RedisCheckError as exc:
         if exc.kind in ("connection_refused", "timeout"):
             return None

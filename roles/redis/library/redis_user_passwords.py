@@ -118,7 +118,7 @@ from ansible.module_utils.redis_connection import (
     RedisCheckError,
     connection_argument_spec,
     endpoint,
-    make_client,
+    login,
     with_retries,
 )
 
@@ -127,25 +127,8 @@ def sha256_hex(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
-def login(params: dict[str, Any]) -> tuple[Any, int]:
-    """A client authenticated with the first accepted login password, and that password's index."""
-    last_error: RedisCheckError | None = None
-    for index, candidate in enumerate(params["login_passwords"]):
-        client = make_client(dict(params, password=candidate))
-        try:
-            with_retries(client.ping, params["retries"], params["delay"], params)
-        except RedisCheckError as exc:
-            client.close()
-            if exc.kind != "wrongpass":
-                raise
-            last_error = exc
-            continue
-        return client, index
-    raise last_error or RedisCheckError("wrongpass", f"No login password given for Redis at {endpoint(params)}.")
-
-
 def set_passwords(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    client, login_index = login(params)
+    client, login_index = login(params, params["login_passwords"])
     try:
         user = with_retries(lambda: client.acl_getuser(params["user"]), 0, 0.0, params)
         if not user:

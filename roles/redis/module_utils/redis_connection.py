@@ -184,3 +184,24 @@ def with_retries(action: Callable[[], T], retries: int, delay: float, params: di
             raise tried(describe(exc, params), attempt) from exc
         attempt += 1
         time.sleep(delay)
+
+
+def login(params: dict[str, Any], passwords: list[str | None], what: str = "Redis") -> tuple[Any, int]:
+    """A client authenticated with the first of passwords that the server accepts, and its index.
+
+    A rotation passes the new and the old password, so that a rerun logs in whichever step the last
+    run reached. Only a refused password moves on to the next; any other failure is final.
+    """
+    last_error: RedisCheckError | None = None
+    for index, candidate in enumerate(passwords):
+        client = make_client(dict(params, password=candidate))
+        try:
+            with_retries(client.ping, params["retries"], params["delay"], params)
+        except RedisCheckError as exc:
+            client.close()
+            if exc.kind != "wrongpass":
+                raise
+            last_error = exc
+            continue
+        return client, index
+    raise last_error or RedisCheckError("wrongpass", f"No login password given for {what} at {endpoint(params)}.")
