@@ -147,7 +147,9 @@ class Test:
         check(acked_before >= 200, "the writer did not start")
         rc, run, elapsed, text = self.playbook("backup.yml", "-v")
         docker("exec", SOURCE, "touch", "/tmp/writer-stop")
-        acked_total = json.loads(writer.communicate(timeout=60)[0])["acked"]
+        assert writer.stdout is not None
+        acked_total = json.loads(writer.stdout.read())["acked"]
+        writer.wait(timeout=60)
         check(rc == 0, f"backup.yml failed: {run.summary()}")
         self.report["backup_seconds"] = round(elapsed, 2)
         self.report["writer"] = {"acked_before_backup": acked_before, "acked_total": acked_total}
@@ -209,7 +211,7 @@ class Test:
         check(digest == manifest["files"][0]["content_sha256"], "ansible-vault decrypt does not give the snapshot back")
 
     def compare(self, source: dict[str, Any], target: dict[str, Any], acked_before: int, acked_total: int) -> None:
-        check(len(source["keys"]) > 100000, f"the source has only {len(source['keys'])} keys")
+        check(len(source["keys"]) > 40000, f"the source has only {len(source['keys'])} keys")
         differing = [k for k in source["keys"] if target["keys"].get(k) != source["keys"][k]]
         extra = set(target["keys"]) - set(source["keys"])
         check(not differing and not extra, f"{len(differing)} keys differ, {len(extra)} extra (e.g. {differing[:3]})")
@@ -255,11 +257,11 @@ class Test:
         self.refused(self.restore(folder), "holds data", "a target with data without force")
         self.untouched(before, "a target with data without force")
 
+        listing = docker("exec", TARGET, "sh", "-c", f"ls -A {DATA_DIR}")
         rc, run, _, _ = self.restore(folder, "-e", "redis_restore_force=true", "--check")
         check(rc == 0, f"restore.yml --check failed: {run.summary()}")
         self.untouched(before, "restore.yml --check")
-        kept = docker("exec", TARGET, "sh", "-c", f"ls -A {DATA_DIR}")
-        check("replaced-" not in kept, "restore.yml --check left a replaced-* folder")
+        check(docker("exec", TARGET, "sh", "-c", f"ls -A {DATA_DIR}") == listing, "restore.yml --check changed files")
 
         saves = self.hsi(SOURCE, "info")["rdb_saves"]
         count = len(self.backups_of(SOURCE))
@@ -276,6 +278,7 @@ class Test:
 
     def failing_restore(self, folder: Path, source: dict[str, Any]) -> None:
         before = self.hsi(TARGET, "digest")
+        listing = docker("exec", TARGET, "sh", "-c", f"ls -A {DATA_DIR}")
         impossible = self.work / "impossible"
         shutil.copytree(folder, impossible)
         manifest = json.loads((impossible / "manifest.json").read_text(encoding="utf-8"))
@@ -289,7 +292,7 @@ class Test:
         after = self.hsi(TARGET, "digest")
         check(after == before, "after a failed restore the target's data is not what it was")
         kept = docker("exec", TARGET, "sh", "-c", f"ls -A {DATA_DIR}")
-        check("replaced-" not in kept, "a failed restore left a replaced-* folder")
+        check(kept == listing, f"after a failed restore the data directory holds {kept.split()}, not {listing.split()}")
 
     def forced_restore(self, folder: Path, source: dict[str, Any]) -> None:
         docker(
@@ -307,8 +310,8 @@ class Test:
         check(
             restored["keys"] == {k: v for k, v in source["keys"].items()}, "a forced restore did not restore the keys"
         )
-        kept = docker("exec", TARGET, "sh", "-c", f"ls -d {DATA_DIR}/replaced-*/appendonlydir")
-        check(kept.strip() != "", "the replaced data was not kept")
+        kept = docker("exec", TARGET, "sh", "-c", f"ls -d {DATA_DIR}/replaced-*/appendonlydir").split()
+        check(len(kept) == 2, f"the replaced data was not kept: {kept}")
         self.report["forced_restore_seconds"] = round(elapsed, 2)
 
     def pruning(self) -> None:

@@ -28,7 +28,7 @@ description:
   - >-
     V(verify) waits until Redis has loaded its data and compares the keys per database with
     O(expected). A database may hold fewer keys only by keys with a TTL that expired since the
-    backup (at most its C(expires) count).
+    backup (the keys with a TTL are then fewer by exactly as many).
 version_added: "1.5.0"
 author:
   - redis-provisioning contributors
@@ -318,14 +318,15 @@ def verify(params: dict[str, Any]) -> dict[str, Any]:
     wrong: list[str] = []
     for db in sorted(set(expected) | set(databases), key=int):
         want = expected.get(db, {"keys": 0, "expires": 0})
-        have = databases.get(db, {"keys": 0})["keys"]
-        missing = int(want["keys"]) - have
+        have = databases.get(db, {"keys": 0, "expires": 0})
+        missing = int(want["keys"]) - have["keys"]
         if missing == 0:
             continue
-        if 0 < missing <= int(want["expires"]):
+        # Fewer keys only where exactly as many keys with a TTL are gone: they expired since the backup.
+        if 0 < missing <= int(want["expires"]) and have["expires"] == int(want["expires"]) - missing:
             expired[db] = missing
             continue
-        wrong.append(f"db{db}: {have} keys, the backup holds {want['keys']}")
+        wrong.append(f"db{db}: {have['keys']} keys, the backup holds {want['keys']}")
     if wrong:
         raise RedisCheckError("mismatch", "Redis did not load what the backup holds: " + "; ".join(wrong) + ".")
     return {"changed": False, "databases": databases, "expired": expired}
