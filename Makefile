@@ -47,7 +47,7 @@ lint: venv collections
 	ruff check .
 	ruff format --check .
 	mypy
-	ansible-doc -M roles/redis/library redis_auth_ping redis_user_passwords redis_live_config redis_env_file redis_host_lookup redis_config_files redis_kernel_tuning redis_replication redis_sentinel redis_sentinel_status >/dev/null
+	ansible-doc -M roles/redis/library redis_auth_ping redis_user_passwords redis_live_config redis_env_file redis_host_lookup redis_config_files redis_kernel_tuning redis_replication redis_sentinel redis_sentinel_status redis_backup redis_restore redis_backup_archive >/dev/null
 
 unit: venv bootstrap
 	pytest
