@@ -17,7 +17,10 @@ connects from this process, ansible-playbook gets them in 0600 files.
    failed client operation, no replica reconnect or resync (the primary's sync counters and its
    replica connections' ids), no sentinel flags the primary down; afterwards every old password is
    refused and every new one works.
-4. No password (old or new) is in any playbook output, and on the hosts the plain-text passwords are
+4. Backup and restore: the primary is backed up, changed, and restored with force while the
+   sentinels pause; no failover (the config epochs stay), every replica then holds the restored
+   data, and every sentinel runs again.
+5. No password (old or new) is in any playbook output, and on the hosts the plain-text passwords are
    only in the files that must hold them, none of them readable by other users.
 
 The report (JSON) goes to the path given; verify.yml checks it.
@@ -26,6 +29,7 @@ The report (JSON) goes to the path given; verify.yml checks it.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -60,6 +64,8 @@ ALLOWED = {
 }
 LOG_QUEUE = "hsi:queue:ha:log"
 WORK_QUEUE = "hsi:queue:ha:work"
+RESTORE_QUEUE = "hsi:queue:ha:restore"
+AFTER_BACKUP_KEY = "hsi:cache:ha:after-backup"
 
 
 class HaCheckError(Exception):
@@ -458,6 +464,120 @@ def rotation(h: Harness, report: dict[str, Any]) -> dict[str, str]:
     return new
 
 
+def sentinel_epochs(h: Harness) -> dict[str, int]:
+    """Each sentinel's config epoch for the master name: it grows with every failover."""
+    epochs = {}
+    for host in h.sentinels:
+        client = h.node(host, None, port=SENTINEL_PORT)
+        try:
+            reply = client.execute_command("SENTINEL", "MASTERS")
+            epochs[host] = int(next(entry for entry in reply if entry["name"] == "hsi")["config-epoch"])
+        finally:
+            client.close()
+    return epochs
+
+
+def sentinel_uptimes(h: Harness) -> dict[str, int]:
+    uptimes = {}
+    for host in h.sentinels:
+        client = h.node(host, None, port=SENTINEL_PORT)
+        try:
+            uptimes[host] = int(client.info("server")["uptime_in_seconds"])
+        finally:
+            client.close()
+    return uptimes
+
+
+def backup_restore(h: Harness, report: dict[str, Any]) -> None:
+    """Back the primary up, change the data, restore the backup onto the primary with force: the sentinels
+    pause (no failover), the replicas copy the restored data, and the sentinels run again afterwards."""
+    password = h.vault()["vault_redis_password"]
+    primary = h.primary()
+    backups = h.work / "backups"
+    client = h.node(primary, password)
+    try:
+        client.delete(RESTORE_QUEUE)
+        client.rpush(RESTORE_QUEUE, *range(500))
+        check(client.wait(2, 5000) == 2, "the replicas did not acknowledge the test's queue items")
+    finally:
+        client.close()
+    rc, run, backup_seconds = h.playbook("backup.yml", "-e", f"redis_backup_dir={backups}", verbosity="-vvv")
+    check(rc == 0, f"backup.yml failed: {run.failure_messages()[:3]}")
+    folders = sorted(path for path in backups.glob("*/*") if path.is_dir())
+    check(
+        [path.parent.name for path in folders] == [primary], f"backup.yml did not back up the primary only: {folders}"
+    )
+    client = h.node(primary, password)
+    try:
+        client.rpush(RESTORE_QUEUE, "after-the-backup")
+        client.set(AFTER_BACKUP_KEY, "1")
+        check(client.wait(2, 5000) == 2, "the replicas did not acknowledge the writes after the backup")
+    finally:
+        client.close()
+    epochs = sentinel_epochs(h)
+    rc, run, restore_seconds = h.playbook(
+        "restore.yml",
+        "--limit",
+        primary,
+        "-e",
+        f"redis_backup_dir={backups}",
+        "-e",
+        f"redis_restore_from={folders[0]}",
+        "-e",
+        "redis_restore_force=true",
+        verbosity="-vvv",
+    )
+    check(rc == 0, f"restore.yml failed: {run.failure_messages()[:3]}")
+    message = run.task("redis : Report the restore", primary).msg
+    check(f"The {len(h.sentinels)} sentinels were paused" in message, f"the restore's report: {message}")
+    uptimes = sentinel_uptimes(h)
+    check(
+        all(uptime <= restore_seconds + 1 for uptime in uptimes.values()),
+        f"not every sentinel was restarted by the restore ({restore_seconds:.0f} s): {uptimes}",
+    )
+
+    def restored(host: str) -> bool:
+        node = h.node(host, password)
+        try:
+            return bool(
+                node.llen(RESTORE_QUEUE) == 500
+                and node.lindex(RESTORE_QUEUE, -1) == "499"
+                and node.exists(AFTER_BACKUP_KEY) == 0
+            )
+        finally:
+            node.close()
+
+    started = time.monotonic()
+    for host in h.hosts:
+        wait_for(f"{host} to hold the restored data", functools.partial(restored, host), 60)
+    resync = time.monotonic() - started
+    check(h.primary() == primary, "the primary changed during the restore")
+    check(sentinel_epochs(h) == epochs, f"a sentinel failed over during the restore: {epochs} -> {sentinel_epochs(h)}")
+    sizes = {}
+    for host in h.hosts:
+        node = h.node(host, password)
+        try:
+            sizes[host] = node.dbsize()
+        finally:
+            node.close()
+        if host != primary:
+            info = h.replication(host, password)
+            check(
+                info.get("master_host") == h.address[primary] and info.get("master_link_status") == "up",
+                f"{host} does not replicate from {primary} after the restore: {info}",
+            )
+    check(len(set(sizes.values())) == 1, f"the nodes hold different key counts after the restore: {sizes}")
+    report["backup_restore"] = {
+        "primary": primary,
+        "backup_seconds": round(backup_seconds, 1),
+        "restore_seconds": round(restore_seconds, 1),
+        "replicas_restored_within_seconds": round(resync, 1),
+        "keys_per_node": sizes,
+        "config_epochs": epochs,
+        "sentinel_uptimes_after": uptimes,
+    }
+
+
 def secrets_on_hosts(h: Harness, current: dict[str, str], report: dict[str, Any]) -> None:
     """Every host: where the plain-text passwords are (only where allowed), and who can read those files."""
     scan = (
@@ -524,6 +644,7 @@ def main() -> int:
     rejoin(h, old_primary, report)
     old = h.vault()
     new = rotation(h, report)
+    backup_restore(h, report)
     report["_old"] = {key: old[key] for key in ALLOWED}
     secrets_on_hosts(h, new, report)
     del report["_old"]
