@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of the role on fresh local systemd hosts (Debian 12 containers), beside an anchor.
 
-    python bench/run.py                 # full: 3 repetitions, SSH, Mitogen, fleets of 1 and 8, rotation
+    python bench/run.py                 # full: 3 repetitions, SSH, Mitogen, fleets of 1 and 8, rotation, backup
     python bench/run.py --short         # CI: 1 repetition, docker connection, floor/anchor/role + live change
 
 Contenders, each on its own identical fresh host, interleaved in every repetition with the order
@@ -16,7 +16,9 @@ rotated between repetitions (so mirror, cache and machine-load effects hit all o
 Each playbook contender has a fresh converge and an idempotent re-run (changed=0 for this role).
 After the one-env-file re-run: a live change (maxmemory, policy, appendfsync) under an HSI-like
 client load (molecule/shared/files/hsi_load.py, run in the host) and, in full mode, a password
-rotation under the queue worker of the rotation scenario.
+rotation under the queue worker of the rotation scenario, then a backup and a forced restore of the
+backup scenario's HSI-shaped dataset (over 50 MB, molecule/backup/hsi_data.py) against tar of the
+same snapshot out of and into the host through the same connection.
 
 Host creation and the test environment's adaptations are not timed. Results go to a JSON file and,
 with --readme, into the tables of bench/README.md. What a run did (task counts, failures, the
@@ -55,6 +57,7 @@ VAULT = PROJECT / "molecule/inventory/group_vars/redis/vault.yml"
 VAULT_KEY = PROJECT / "molecule/inventory/test-vault-password"
 CLIENT = PROJECT / "molecule/rotation/files"
 LOAD_CLIENT = PROJECT / "molecule/shared/files/hsi_load.py"
+HSI_DATA = PROJECT / "molecule/backup/hsi_data.py"
 MITOGEN_DEFAULT = PROJECT / ".cache/bench-mitogen"
 PREFIX = "redis-bench-"
 ENV_FILE = "/root/hsi.env"
@@ -608,6 +611,51 @@ def rotation_under_load(bench: Bench, host: Host) -> dict[str, object]:
     }
 
 
+def backup_restore(bench: Bench, host: Host) -> dict[str, object]:
+    """Back up a converged host holding the HSI-shaped dataset of the backup scenario (over 50 MB),
+    restore it with force onto the same host, and copy the same snapshot with tar out of and into the
+    host through the same connection (docker exec): the floor."""
+    name = host.name
+    password = bench.password()
+    sh("docker", "cp", str(HSI_DATA), f"{name}:/root/hsi_data.py")
+    loaded = json.loads(sh("docker", "exec", "-i", name, "python3", "/root/hsi_data.py", "load", "15", "bench",
+                           stdin=password + "\n", timeout=900))  # fmt: skip
+    backups = bench.work / "backups"
+    extra = ("-e", f"redis_backup_dir={backups}")
+    backup, _ = bench.playbook([host], "backup.yml", *extra)
+    folder = next(path for path in (backups / name).iterdir() if path.is_dir())
+    restore, _ = bench.playbook(
+        [host], "restore.yml", *extra, "-e", f"redis_restore_from={folder}", "-e", "redis_restore_force=true"
+    )
+    archive = bench.work / "floor.tar"
+    started = time.monotonic()
+    with archive.open("wb") as handle:
+        subprocess.run(
+            ["docker", "exec", name, "tar", "-C", "/var/lib/redis", "-cf", "-", "dump.rdb"],
+            stdout=handle, check=True, timeout=600,
+        )  # fmt: skip
+    tar_out = time.monotonic() - started
+    sh("docker", "exec", name, "mkdir", "-p", "/tmp/floor")
+    started = time.monotonic()
+    with archive.open("rb") as handle:
+        subprocess.run(
+            ["docker", "exec", "-i", name, "tar", "-C", "/tmp/floor", "-xf", "-"], stdin=handle, check=True, timeout=600
+        )
+    tar_in = time.monotonic() - started
+    sh("docker", "exec", name, "rm", "-rf", "/tmp/floor")
+    shutil.rmtree(backups, ignore_errors=True)
+    size = archive.stat().st_size
+    archive.unlink()
+    return {
+        "dataset_bytes": size,
+        "keys": int(loaded["keys"]),
+        "backup": round(backup.seconds, 2),
+        "restore": round(restore.seconds, 2),
+        "tar_out": round(tar_out, 2),
+        "tar_in": round(tar_in, 2),
+    }
+
+
 # --- results ----------------------------------------------------------------------------------------
 
 
@@ -644,6 +692,7 @@ class Collected:
     errors: dict[str, str] = field(default_factory=dict)
     live: list[dict[str, object]] = field(default_factory=list)
     rotation: list[dict[str, object]] = field(default_factory=list)
+    backup: list[dict[str, object]] = field(default_factory=list)
     load: list[str] = field(default_factory=list)
 
 
@@ -755,6 +804,19 @@ def markdown(r: Mapping[str, Any]) -> str:
             f"| Window of the host (accept to retire) | {fmt(rot['host'])} |",
             f"| Client-observed failures | {rot['failures']} |",
         ]
+    backup = r.get("backup")
+    if backup:
+        mb = round(int(backup["dataset_bytes"]) / 1e6, 1)
+        rows += [
+            "",
+            f"| Backup and restore, {backup['keys']} keys ({mb} MB snapshot) | Role | "
+            "tar through the same connection |",
+            "|---|---|---|",
+            f"| playbooks/backup.yml (snapshot, check, fetch, Vault) | {fmt(backup['backup'])} | "
+            f"{fmt(backup['tar_out'])} |",
+            f"| playbooks/restore.yml with force (check, copy, swap, proof) | {fmt(backup['restore'])} | "
+            f"{fmt(backup['tar_in'])} |",
+        ]
     rows += ["", "| Target | Figure | Met? |", "|---|---|---|"]
     for t in r["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']}{t['unit']}"
@@ -816,6 +878,7 @@ def run_repetition(bench: Bench, data: Collected, order: Sequence[Contender], re
                 data.live.append(live_change(bench, hosts[0]))
                 if full:
                     data.rotation.append(rotation_under_load(bench, hosts[0]))
+                    data.backup.append(backup_restore(bench, hosts[0]))
             Hosts.remove(hosts)
     finally:
         Hosts.remove([h for hs in planned.values() for h in hs])
@@ -893,6 +956,11 @@ def main() -> int:
             "failures": sum(int(str(x["failures"])) for x in data.rotation),
             "ops_per_second": statistics.median(float(str(x["ops_per_second"])) for x in data.rotation),
         }
+    if data.backup:
+        results["backup"] = {
+            key: summary([float(str(x[key])) for x in data.backup])
+            for key in ("backup", "restore", "tar_out", "tar_in")
+        } | {"dataset_bytes": data.backup[0]["dataset_bytes"], "keys": data.backup[0]["keys"], "runs": data.backup}
     results["targets"] = targets_of(results)
     results["bench_seconds"] = round(time.monotonic() - started)
     output = args.output or Path(tempfile.gettempdir()) / "redis-bench-results.json"

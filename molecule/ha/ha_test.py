@@ -478,9 +478,10 @@ def sentinel_epochs(h: Harness) -> dict[str, int]:
 
 
 def sentinel_uptimes(h: Harness) -> dict[str, int]:
+    password = h.vault()["vault_redis_sentinel_password"]
     uptimes = {}
     for host in h.sentinels:
-        client = h.node(host, None, port=SENTINEL_PORT)
+        client = h.node(host, password, "sentinel", SENTINEL_PORT)
         try:
             uptimes[host] = int(client.info("server")["uptime_in_seconds"])
         finally:
