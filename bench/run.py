@@ -15,10 +15,10 @@ rotated between repetitions (so mirror, cache and machine-load effects hit all o
 - a fleet of 8 hosts of this role in one run (full mode only; 1 host is the one-env-file contender).
 Each playbook contender has a fresh converge and an idempotent re-run (changed=0 for this role).
 After the one-env-file re-run: a live change (maxmemory, policy, appendfsync) under an HSI-like
-client load (molecule/shared/files/hsi_load.py, run in the host) and, in full mode, a password
-rotation under the queue worker of the rotation scenario, then a backup and a forced restore of the
-backup scenario's HSI-shaped dataset (over 50 MB, molecule/backup/hsi_data.py) against tar of the
-same snapshot out of and into the host through the same connection.
+client load (molecule/shared/files/hsi_load.py, run in the host) and, in full mode, a
+backup and a forced restore of the backup scenario's HSI-shaped dataset (over 50 MB,
+molecule/backup/hsi_data.py) against tar of the same snapshot out of and into the host through the
+same connection, then a password rotation under the queue worker of the rotation scenario.
 
 Host creation and the test environment's adaptations are not timed. Results go to a JSON file and,
 with --readme, into the tables of bench/README.md. What a run did (task counts, failures, the
@@ -877,8 +877,8 @@ def run_repetition(bench: Bench, data: Collected, order: Sequence[Contender], re
                     bench.save_floor_files(hosts[0].name)
                 data.live.append(live_change(bench, hosts[0]))
                 if full:
-                    data.rotation.append(rotation_under_load(bench, hosts[0]))
                     data.backup.append(backup_restore(bench, hosts[0]))
+                    data.rotation.append(rotation_under_load(bench, hosts[0]))
             Hosts.remove(hosts)
     finally:
         Hosts.remove([h for hs in planned.values() for h in hs])
