@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help bootstrap venv collections images el9-image redis-images lint unit molecule test bench bench-short demo demo-clean clean
+.PHONY: help bootstrap venv collections images el9-image redis-images package-repo lint unit molecule test bench bench-short demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
@@ -59,7 +59,13 @@ redis-images: images
 	tools/build-redis-image.sh localhost/hsi-redis:8.0-a localhost/hsi-redis:8.0-b
 	tools/build-exporter-image.sh localhost/hsi-redis-exporter:1.69
 
-molecule: venv collections images el9-image redis-images
+# The stand-in for Redis's package repositories (scenario packages): the packages are built once
+# and kept while their recipe is the same; the signed repositories and their keys are new each time.
+package-repo: images
+	tools/build-redis-packages.sh redis-provisioning/redis-packages
+	tools/make-package-repo.sh .cache/package-repo
+
+molecule: venv collections images el9-image redis-images package-repo
 	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
 
 test: lint unit molecule
