@@ -120,3 +120,20 @@ def test_env_file_items_refuse_other_shapes(given: object) -> None:
 )
 def test_strong_password_is_the_one_rule(password: object, strong: bool) -> None:
     assert tests.strong_password(password) is strong
+
+
+@pytest.mark.parametrize(
+    ("lines", "package", "expected"),
+    [
+        (["redis-server installed 5:7.0.15-1~deb12u4", "python3-redis installed 4.3.4-3"], "redis-server", "7.0.15"),
+        (["redis-server installed 6:8.0.2-1rl1~bookworm1"], "redis-server", "8.0.2"),
+        (["redis installed 8.2.1", "python3-redis installed 4.3.4"], "redis", "8.2.1"),
+        (["redis-server installed 7.4.2+dfsg-1"], "redis-server", "7.4.2"),
+        # Removed but configured, or not installed at all: no version.
+        (["redis-server config-files 5:7.0.15-1~deb12u4"], "redis-server", ""),
+        (["python3-redis installed 4.3.4-3"], "redis-server", ""),
+        ([], "redis-server", ""),
+    ],
+)
+def test_package_version(lines: list[str], package: str, expected: str) -> None:
+    assert filters.package_version(lines, package) == expected

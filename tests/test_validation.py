@@ -200,6 +200,31 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
         },
         "or as a container next to a Redis container whose port is published",
     ),
+    "unknown package source": ({"redis_package_source": "ppa"}, "redis_package_source must be one of"),
+    "package repository that is not a URL": (
+        {"redis_package_source": "redis", "redis_package_repo_url": "packages.redis.io"},
+        "redis_package_repo_url must be an http(s):// or file:// URL (packages.redis.io)",
+    ),
+    "package key file that does not exist": (
+        {"redis_package_source": "redis", "redis_package_repo_key": "/nonexistent-hsi/redis.asc"},
+        "the absolute path of an ASCII-armored public key on the controller (/nonexistent-hsi/redis.asc",
+    ),
+    "package key file that is not an armored key": (
+        {"redis_package_source": "redis", "redis_package_repo_key": "/etc/hostname"},
+        "the absolute path of an ASCII-armored public key on the controller (/etc/hostname",
+    ),
+    "version line without Redis's packages": (
+        {"redis_package_version": "7.4.*"},
+        "applies only to redis_package_source=redis",
+    ),
+    "version line that is not a version": (
+        {"redis_package_source": "redis", "redis_package_version": "latest"},
+        "looks like 7.4.* or 7.4.2",
+    ),
+    "minimum version that is not a version": (
+        {"redis_min_version": "7.4-rc1"},
+        "redis_min_version (7.4-rc1) looks like 7.4",
+    ),
     "unsupported OS family": ({"test_os_family": "Gentoo"}, "Unsupported OS family Gentoo"),
     "vault variable missing": ({"redis_password": "{{ vault_redis_password }}"}, "vault_redis_password"),
 }
@@ -283,6 +308,7 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
             "redis_exporter": False,
         },
         {"redis_install_method": "container", "redis_exporter": True, "redis_exporter_password": "E" * 40},
+        {"redis_package_source": "redis", "redis_package_version": "7.4.*", "redis_min_version_enforce": True},
     ],
     ids=[
         "defaults",
@@ -295,6 +321,7 @@ def test_missing_vault_password_fails_before_any_change(tmp_path: Path) -> None:
         "mutual TLS",
         "TLS in a container",
         "exporter in a container",
+        "Redis's packages held at a line",
     ],
 )
 def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, object]) -> None:

@@ -1,6 +1,6 @@
 # Copyright: redis-provisioning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the redis role: Redis memory sizes, env-file items, the nodes' addresses."""
+"""Filters of the redis role: Redis memory sizes, env-file items, the nodes' addresses, package versions."""
 
 from __future__ import annotations
 
@@ -53,6 +53,21 @@ def node_addresses(hosts: Any, hostvars: Any) -> list[str]:
     return addresses
 
 
+# A package version's upstream part: no epoch (`5:`), no Debian revision or distribution suffix.
+_UPSTREAM_RE = re.compile(r"^(?:[0-9]+:)?([^-~+]*)")
+
+
+def package_version(lines: Any, package: str) -> str:
+    """The upstream version of `package` in the role's package query lines (`<name> installed <version>`),
+    '' when it is not installed: `5:7.0.15-1~deb12u4` and `6:8.0.2-1rl1~bookworm1` give 7.0.15 and 8.0.2."""
+    for line in lines or []:
+        fields = str(line).split()
+        if len(fields) == 3 and fields[0] == package and fields[1] == "installed":
+            match = _UPSTREAM_RE.match(fields[2])
+            return match.group(1) if match else ""
+    return ""
+
+
 class FilterModule:
     """Filters of the redis role."""
 
@@ -61,4 +76,5 @@ class FilterModule:
             "redis_memory_bytes": memory_bytes,
             "redis_env_file_items": env_file_items,
             "redis_node_addresses": node_addresses,
+            "redis_package_version": package_version,
         }
