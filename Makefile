@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help bootstrap venv collections images el9-image redis-images package-repo lint unit molecule test bench bench-short demo demo-clean clean
+.PHONY: help bootstrap venv collections images el9-image redis-images package-repo test-images lint unit molecule test bench bench-short demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
@@ -65,10 +65,25 @@ package-repo: images
 	tools/build-redis-packages.sh redis-provisioning/redis-packages
 	tools/make-package-repo.sh .cache/package-repo
 
-molecule: venv collections images el9-image redis-images package-repo
-	for s in $(SCENARIOS); do molecule test -s $$s || exit 1; done
+test-images: images el9-image redis-images package-repo
 
-test: lint unit molecule
+molecule: venv collections test-images
+	for s in $(SCENARIOS); do \
+	  started=$$(date +%s); molecule test -s $$s || exit 1; \
+	  echo "scenario $$s passed in $$(( $$(date +%s) - started )) s"; \
+	done
+
+# On a new machine the test images take minutes to build (mostly downloads and package builds):
+# they build in the background while lint and unit tests run (log: .cache/test-images.log).
+test: bootstrap venv collections
+	@mkdir -p .cache
+	@$(MAKE) --no-print-directory test-images >.cache/test-images.log 2>&1 & images=$$!; \
+	started=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit || { kill $$images 2>/dev/null; wait $$images; exit 1; }; \
+	echo "lint and unit tests passed in $$(( $$(date +%s) - started )) s"; \
+	wait $$images || { tail -n 40 .cache/test-images.log; echo "building the test images failed" >&2; exit 1; }; \
+	cat .cache/test-images.log
+	$(MAKE) --no-print-directory molecule
 
 # Benchmarks (bench/README.md): not part of `make test`; CI runs the short mode after it.
 # Mitogen (an opt-in strategy the full run measures) goes into .cache, not into the venv.
