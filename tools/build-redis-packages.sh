@@ -12,13 +12,15 @@
 #
 #   tools/build-redis-packages.sh redis-provisioning/redis-packages
 set -euo pipefail
+. "$(dirname "$0")/image-lib.sh"
 
 image=${1:?usage: $0 IMAGE}
 here=$(cd "$(dirname "$0")" && pwd)
 base=redis-provisioning/debian12-systemd
-recipe=$(cat "$0" "$here"/redis-packages/* "$here/build-test-image.sh" | sha256sum | cut -c1-16)
+recipe=$(cat "$0" "$here"/redis-packages/* "$here/el9/redis.service" "$here/image-lib.sh" "$here/build-test-image.sh" \
+  | sha256sum | cut -c1-16)
 
-if [ "$(docker image inspect -f '{{ index .Config.Labels "build.recipe" }}' "$image" 2>/dev/null)" = "$recipe" ]; then
+if [ "$(image_recipe "$image")" = "$recipe" ]; then
   echo "$image is up to date (recipe $recipe)"
   exit 0
 fi
@@ -27,7 +29,7 @@ fi
 builder=redis-packages-build-$$
 trap 'docker rm -f "$builder" >/dev/null 2>&1 || true' EXIT
 echo "building Redis packages for Debian 12 and the simulated EL9 (about 2 minutes)"
-docker run --name "$builder" -v "$here/redis-packages:/recipe:ro" "$base" /bin/bash /recipe/build.sh \
+docker run --name "$builder" -v "$here:/tools:ro" "$base" /bin/bash /tools/redis-packages/build.sh \
   >"/var/tmp/$builder.log" 2>&1 || { tail -n 40 "/var/tmp/$builder.log" >&2; exit 1; }
 rm -f "/var/tmp/$builder.log"
 docker commit --change 'CMD ["/bin/bash"]' --change "LABEL build.recipe=$recipe" "$builder" "$image" >/dev/null

@@ -19,9 +19,12 @@ plugin molecule/shared/filter_plugins/playbook_results.py (each puts this direct
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 JSON_CALLBACK = "ansible.posix.json"
@@ -296,3 +299,17 @@ def parse(stdout: str) -> PlaybookRun:
     if any(line.startswith('{"_event":') for line in stdout.splitlines()):
         return parse_jsonl(stdout)
     return parse_json(stdout)
+
+
+def run_playbook(cmd: Sequence[str], log: Path, timeout: float = 900) -> tuple[int, PlaybookRun, float, str]:
+    """Run an ansible-playbook command with the JSON callback and keep its output in `log`.
+
+    Returns its exit code, its results, its wall time in seconds and its raw output (for the tests
+    that search it for secrets)."""
+    started = time.monotonic()
+    env = dict(os.environ, **callback_env(JSON_CALLBACK))
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    elapsed = time.monotonic() - started
+    text = proc.stdout + proc.stderr
+    log.write_text(text, encoding="utf-8")
+    return proc.returncode, parse(proc.stdout), elapsed, text

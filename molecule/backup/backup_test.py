@@ -40,7 +40,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from playbook_json import JSON_CALLBACK, PlaybookRun, callback_env, parse, printed_forms
+from playbook_json import PlaybookRun, printed_forms, run_playbook
 
 SOURCE, TARGET = "backup-source", "backup-target"
 HELPER = "/root/hsi_data.py"
@@ -92,14 +92,9 @@ class Test:
             f"redis_backup_dir={self.backups}",
             *extra,
         ]
-        started = time.monotonic()
-        env = dict(os.environ, **callback_env(JSON_CALLBACK))
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-        elapsed = time.monotonic() - started
-        text = proc.stdout + proc.stderr
+        rc, run, elapsed, text = run_playbook(cmd, self.work / f"run-{len(self.outputs) + 1:02d}-{name}.log")
         self.outputs.append(text)
-        (self.work / f"run-{len(self.outputs):02d}-{name}.log").write_text(text, encoding="utf-8")
-        return proc.returncode, parse(proc.stdout), elapsed, text
+        return rc, run, elapsed, text
 
     def restore(self, folder: Path, *extra: str) -> tuple[int, PlaybookRun, float, str]:
         return self.playbook("restore.yml", "--limit", TARGET, "-e", f"redis_restore_from={folder}", *extra)

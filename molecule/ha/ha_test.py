@@ -32,7 +32,6 @@ import argparse
 import functools
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from redis.credentials import CredentialProvider
 from redis.sentinel import Sentinel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from playbook_json import JSON_CALLBACK, PlaybookRun, callback_env, parse, printed_forms
+from playbook_json import PlaybookRun, printed_forms, run_playbook
 
 ENV_FILE = "/opt/hsi/.env"
 REDIS_PORT = 6379
@@ -235,15 +234,9 @@ class Harness:
         ]
         if verbosity:
             cmd.append(verbosity)
-        started = time.monotonic()
-        env = dict(os.environ, **callback_env(JSON_CALLBACK))
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-        elapsed = time.monotonic() - started
-        text = proc.stdout + proc.stderr
+        rc, run, elapsed, text = run_playbook(cmd, self.work / f"run-{len(self.outputs) + 1:02d}-{name}.log")
         self.outputs.append(text)
-        log = self.work / f"run-{len(self.outputs):02d}-{name}.log"
-        log.write_text(text, encoding="utf-8")
-        return proc.returncode, parse(proc.stdout), elapsed
+        return rc, run, elapsed
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float) -> float:

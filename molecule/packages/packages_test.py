@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from playbook_json import JSON_CALLBACK, PlaybookRun, callback_env, parse, printed_forms
+from playbook_json import PlaybookRun, printed_forms, run_playbook
 
 DEB_SWITCH, DEB_REDIS, EL_SWITCH, EL_REDIS = "pkg-deb12-switch", "pkg-deb12-redis", "pkg-el9-switch", "pkg-el9-redis"
 SWITCH = (DEB_SWITCH, EL_SWITCH)
@@ -92,14 +90,9 @@ class Test:
     def site(self, limit: tuple[str, ...], **extra: object) -> tuple[int, PlaybookRun, float]:
         cmd = ["ansible-playbook", "-i", self.inventory, str(self.project / "playbooks" / "site.yml")]
         cmd += ["--limit", ",".join(limit), "-e", json.dumps(extra)]
-        started = time.monotonic()
-        env = dict(os.environ, **callback_env(JSON_CALLBACK))
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-        elapsed = time.monotonic() - started
-        text = proc.stdout + proc.stderr
+        rc, run, elapsed, text = run_playbook(cmd, self.work / f"run-{len(self.outputs) + 1:02d}.log")
         self.outputs.append(text)
-        (self.work / f"run-{len(self.outputs):02d}.log").write_text(text, encoding="utf-8")
-        return proc.returncode, parse(proc.stdout), elapsed
+        return rc, run, elapsed
 
     def redis_source(self, key: str = "redis.asc", repo: str = "redis", **more: object) -> dict[str, object]:
         return {

@@ -59,8 +59,8 @@ cp redis_*_all.deb redis-server_*.deb redis-tools_[0-9]*.deb redis-sentinel_*.de
 # The RPM: the same binaries in the layout of Redis's RPMs.
 mkdir stage
 for deb in /packages/deb/*.deb; do dpkg-deb -x "$deb" stage; done
-rpmbuild -bb --quiet /recipe/redis.spec --define "_topdir $work/rpmbuild" --define "stage $work/stage" \
-  --define "recipe /recipe" --define "redis_version $upstream" >/dev/null
+rpmbuild -bb --quiet /tools/redis-packages/redis.spec --define "_topdir $work/rpmbuild" --define "stage $work/stage" \
+  --define "tools /tools" --define "redis_version $upstream" >/dev/null
 cp rpmbuild/RPMS/*/*.rpm /packages/rpm/
 
 cd /
