@@ -219,7 +219,7 @@ CASES: dict[str, tuple[dict[str, object], str]] = {
     ),
     "version line that is not a version": (
         {"redis_package_source": "redis", "redis_package_version": "latest"},
-        "looks like 7.4.* or 7.4.2",
+        "is a line such as 7.4.* or 7.* or an exact 7.4.2",
     ),
     "minimum version that is not a version": (
         {"redis_min_version": "7.4-rc1"},

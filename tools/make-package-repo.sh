@@ -8,7 +8,7 @@
 #   OUTDIR/unsigned/deb    the same APT repository without any signature
 #   OUTDIR/keys/redis.asc  the repositories' public key; keys/other.asc a key that signed nothing
 #
-# Every run makes new keys: no key outlives the test data it signs.
+# Every run makes new keys (they do not expire, so an older .cache still works for a single scenario).
 #
 #   tools/make-package-repo.sh .cache/package-repo
 set -euo pipefail
@@ -19,11 +19,11 @@ rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-docker run --rm -v "$out:/out" "$image" /bin/bash -c '
+docker run --rm --user "$(id -u):$(id -g)" -v "$out:/out" "$image" /bin/bash -c '
   set -euo pipefail
   export GNUPGHOME=$(mktemp -d)
-  gpg --batch --quiet --passphrase "" --quick-gen-key "redis-provisioning test repository <repo@redis-provisioning.invalid>" ed25519 sign 1d
-  gpg --batch --quiet --passphrase "" --quick-gen-key "redis-provisioning other key <other@redis-provisioning.invalid>" ed25519 sign 1d
+  gpg --batch --quiet --passphrase "" --quick-gen-key "redis-provisioning test repository <repo@redis-provisioning.invalid>" ed25519 sign never
+  gpg --batch --quiet --passphrase "" --quick-gen-key "redis-provisioning other key <other@redis-provisioning.invalid>" ed25519 sign never
   mkdir -p /out/keys
   gpg --armor --export repo@redis-provisioning.invalid >/out/keys/redis.asc
   gpg --armor --export other@redis-provisioning.invalid >/out/keys/other.asc

@@ -201,7 +201,12 @@ class Test:
                 f"{after['digest'] == before[host]['digest']}",
             )
             summary = " ".join(run.task("redis : Summary", host).msg.split())
-            check(f"Redis {NEW}" in summary and "WARNING" not in summary, f"{host}: the summary afterwards: {summary}")
+            check(
+                f"Redis {NEW}" in summary
+                and f"upgraded from {OLD} and restarted" in summary
+                and "WARNING" not in summary,
+                f"{host}: the summary afterwards: {summary}",
+            )
         self.report["items_kept"] = {host: self.state(host)["items"] for host in SWITCH}
         rc, run, _ = self.site(SWITCH, **self.redis_source())
         unchanged = all(run.host_stats(h)["changed"] == 0 for h in SWITCH)
@@ -220,6 +225,9 @@ class Test:
         check(rc == 0, f"holding 8.0.* (floor enforced) failed: {run.summary()}")
         policy = docker("exec", DEB_REDIS, "apt-cache", "policy", "redis-server").stdout
         check("1001" in policy and NEW in policy, f"apt does not hold redis-server at 8.0.*: {policy}")
+        repo = docker("exec", EL_REDIS, "cat", "/etc/yum.repos.d/redis.repo").stdout
+        for line in ("includepkgs = redis-8.0.*", "module_hotfixes = 1", "gpgcheck = 1"):
+            check(line in repo, f"the RPM repository lacks '{line}': {repo}")
         rc, run, _ = self.site(FROM_REDIS, **self.redis_source(redis_package_version="8.0.*"))
         check(rc == 0 and all(run.host_stats(h)["changed"] == 0 for h in FROM_REDIS), "holding 8.0.* is not idempotent")
         for host in FROM_REDIS:

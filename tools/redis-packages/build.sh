@@ -15,29 +15,34 @@ mkdir -p "$work" && cd "$work"
 # The index's newest revision first; a mirror that lacks its files (the index can be newer than the
 # pool) gets the earlier +deb13uN revisions from the pool. dpkg-source checks every file's checksum.
 version=$(apt-cache showsrc redis | awk '/^Version:/ { print $2; exit }')
-if ! apt-get source -qq --download-only "redis=$version" >/dev/null 2>&1; then
+dsc=
+if apt-get source -qq --download-only "redis=$version" >/dev/null 2>&1; then
+  dsc=$(ls ./redis_*.dsc)
+else
+  rm -f ./redis_*
   pool=$(awk '$1 == "deb-src" { print $2; exit }' /etc/apt/sources.list.d/trixie-src.list)/pool/main/r/redis
   upstream=${version#*:}
   revision=${upstream#*-}
   upstream=${upstream%%-*}
   n=$(sed -nE 's/.*\+deb13u([0-9]+)$/\1/p' <<<"$revision")
-  found=
   while [ -n "$n" ] && [ "$n" -ge 1 ]; do
     n=$((n - 1))
-    candidate="${revision%+deb13u*}$([ "$n" -gt 0 ] && echo "+deb13u$n")"
-    dsc="redis_${upstream}-${candidate}.dsc"
-    if /usr/lib/apt/apt-helper download-file "$pool/$dsc" "$dsc" >/dev/null 2>&1; then
-      for f in $(awk '/^Files:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$dsc"); do
-        /usr/lib/apt/apt-helper download-file "$pool/$f" "$f" >/dev/null 2>&1
+    suffix=
+    if [ "$n" -gt 0 ]; then suffix=+deb13u$n; fi
+    candidate="redis_${upstream}-${revision%+deb13u*}${suffix}.dsc"
+    if /usr/lib/apt/apt-helper download-file "$pool/$candidate" "$candidate" >/dev/null 2>&1; then
+      for f in $(awk '/^Files:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $3 }' "$candidate"); do
+        /usr/lib/apt/apt-helper download-file "$pool/$f" "$f" >/dev/null 2>&1 \
+          || { echo "cannot download $pool/$f (named by $candidate)" >&2; exit 1; }
       done
-      found=$dsc
+      dsc=$candidate
       break
     fi
   done
-  [ -n "$found" ] || { echo "no source of redis $version (or an earlier +deb13u revision) on the mirror" >&2; exit 1; }
-  echo "the mirror lacks redis $version; using $found"
+  [ -n "$dsc" ] || { echo "no source of redis $version (or an earlier +deb13u revision) on the mirror" >&2; exit 1; }
+  echo "the mirror lacks redis $version; using $dsc"
 fi
-dpkg-source -x --require-strong-checksums ./redis_*.dsc src >/dev/null
+dpkg-source -x --require-strong-checksums "$dsc" src >/dev/null
 cd src
 apt-get build-dep -y -qq -P nocheck . >/dev/null
 
