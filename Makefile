@@ -11,14 +11,20 @@ BIN         := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-SCENARIOS   ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# `make test` runs every scenario in two phases of two lanes side by side (tools/run-scenarios.sh):
+# most of a scenario's time is waiting on containers, so two at a time use the machine's 2 cores.
+# `default` is the one scenario that resets kernel-wide settings (vm.overcommit_memory, transparent
+# huge pages), so beside it run only the container scenarios, which leave the kernel alone.
+# SCENARIOS=... runs the given ones one after another instead.
+MOLECULE_PHASES := "default el9 | container-docker container-podman" "ha rotation | packages backup tls"
+SCENARIOS   ?=
 
 .PHONY: help bootstrap venv collections images el9-image redis-images package-repo test-images lint unit molecule test bench bench-short demo demo-clean clean
 
 help:
 	@echo "make demo        provision a throwaway local Debian 13 container with secured Redis"
 	@echo "make demo-clean  remove the demo container and its files"
-	@echo "make test        lint, unit tests and every Molecule scenario ($(SCENARIOS))"
+	@echo "make test        lint, unit tests and every Molecule scenario (molecule/*, two at a time)"
 	@echo "make lint | unit | molecule [SCENARIOS=default]   one part of the tests"
 	@echo "make bench       benchmarks on fresh local hosts (bench/README.md); bench-short: CI's quick run"
 
@@ -68,10 +74,11 @@ package-repo: images
 test-images: images el9-image redis-images package-repo
 
 molecule: venv collections test-images
-	for s in $(SCENARIOS); do \
-	  started=$$(date +%s); molecule test -s $$s || exit 1; \
-	  echo "scenario $$s passed in $$(( $$(date +%s) - started )) s"; \
-	done
+ifeq ($(strip $(SCENARIOS)),)
+	tools/run-scenarios.sh --all $(MOLECULE_PHASES)
+else
+	tools/run-scenarios.sh $(foreach s,$(SCENARIOS),"$(s)")
+endif
 
 # On a new machine the test images take minutes to build (mostly downloads and package builds):
 # they build in the background while lint and unit tests run (log: .cache/test-images.log).
