@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 # `make test` runs every scenario in two phases of two lanes side by side (tools/run-scenarios.sh):
-# most of a scenario's time is waiting on containers, so two at a time use the machine's 2 cores.
+# one scenario alone leaves about 40 % of the 2 cores idle (docker exec, systemd, Redis waits).
 # `default` is the one scenario that resets kernel-wide settings (vm.overcommit_memory, transparent
 # huge pages), so beside it run only the container scenarios, which leave the kernel alone.
 # SCENARIOS=... runs the given ones one after another instead.
